@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MySQL / MariaDB dialect. InnoDB tables in utf8mb4; DECIMAL, LONGBLOB,
+ * DATE, TIME(6), DATETIME(6); values read back through CAST(.. AS CHAR)
+ * and HEX() so nothing depends on the driver's conversions. Keys on
+ * unbounded text use a 255-character prefix (MySQL cannot index LONGTEXT
+ * whole): give such columns a length. Pushes serialize on GET_LOCK.
+ */
+#include <string.h>
+
+#include "conn.h"
+
+int dbsync__network_configure(dbi_conn dbi, const dbsync__url *url, dbsync_error *err);
+
+static int my_after_connect(dbsync_conn *conn, const dbsync__url *url)
+{
+    (void)url;
+    return dbsync__exec(conn,
+                        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+                        "ERROR_FOR_DIVISION_BY_ZERO'",
+                        "setting sql_mode");
+}
+
+static void my_column_type(dbsync__buf *sql, const dbsync_column *col)
+{
+    switch (col->type) {
+    case DBSYNC_TYPE_INTEGER:
+        dbsync__buf_puts(sql, "BIGINT");
+        break;
+    case DBSYNC_TYPE_BOOLEAN:
+        dbsync__buf_puts(sql, "BOOLEAN");
+        break;
+    case DBSYNC_TYPE_REAL:
+        dbsync__buf_puts(sql, "DOUBLE");
+        break;
+    case DBSYNC_TYPE_DECIMAL:
+        dbsync__buf_printf(sql, "DECIMAL(%u,%u)", col->precision, col->scale);
+        break;
+    case DBSYNC_TYPE_TEXT:
+        if (col->length && col->length <= 16000)
+            dbsync__buf_printf(sql, "VARCHAR(%u)", col->length);
+        else
+            dbsync__buf_puts(sql, "LONGTEXT");
+        break;
+    case DBSYNC_TYPE_BLOB:
+        dbsync__buf_puts(sql, "LONGBLOB");
+        break;
+    case DBSYNC_TYPE_DATE:
+        dbsync__buf_puts(sql, "DATE");
+        break;
+    case DBSYNC_TYPE_TIME:
+        dbsync__buf_puts(sql, "TIME(6)");
+        break;
+    case DBSYNC_TYPE_DATETIME:
+        dbsync__buf_puts(sql, "DATETIME(6)");
+        break;
+    }
+}
+
+static void my_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q)
+{
+    switch (col->type) {
+    case DBSYNC_TYPE_INTEGER:
+    case DBSYNC_TYPE_BOOLEAN:
+        dbsync__buf_puts(sql, q);
+        break;
+    case DBSYNC_TYPE_BLOB:
+        dbsync__buf_printf(sql, "HEX(%s)", q);
+        break;
+    default:
+        dbsync__buf_printf(sql, "CAST(%s AS CHAR)", q);
+        break;
+    }
+}
+
+static int my_write_lock(dbsync_conn *conn)
+{
+    /* A row lock on the sync_content_types table would do too; GET_LOCK is
+     * released when the connection ends, so a crashed daemon frees it. */
+    return dbsync__exec(conn, "SELECT GET_LOCK('dbsync.write', 60)", "taking the write lock");
+}
+
+static int my_classify(const char *m)
+{
+    if (strstr(m, "Duplicate entry"))
+        return DBSYNC_EEXISTS;
+    if (strstr(m, "foreign key constraint fails"))
+        return DBSYNC_ECONFLICT;
+    if (strstr(m, "cannot be null") || strstr(m, "Incorrect") || strstr(m, "Out of range") ||
+        strstr(m, "Data too long"))
+        return DBSYNC_EINVALID;
+    return DBSYNC_ERROR;
+}
+
+const dbsync__dialect dbsync__dialect_mysql = {
+    .name = "mysql",
+    .ident_quote = '`',
+    .pk_ddl = "BIGINT AUTO_INCREMENT PRIMARY KEY",
+    .inline_fk = false,
+    .fk_suffix = "",
+    .ddl_in_transaction = false,
+    .insert_returning = false,
+    .begin_sql = "START TRANSACTION",
+    .true_literal = "TRUE",
+    .false_literal = "FALSE",
+    .create_table_suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    .configure = dbsync__network_configure,
+    .after_connect = my_after_connect,
+    .column_type = my_column_type,
+    .select_column = my_select_column,
+    .blob_literal = dbsync__hex_blob_literal,
+    .text_key_prefix = "(255)",
+    .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+    .write_lock = my_write_lock,
+    .defer_fk_sql = "SET FOREIGN_KEY_CHECKS = 0",
+    .fk_off_sql = "SET FOREIGN_KEY_CHECKS = 0",
+    .fk_on_sql = "SET FOREIGN_KEY_CHECKS = 1",
+    .classify_error = my_classify,
+};
+
