@@ -18,7 +18,9 @@ esac
 
 packages="gcc make autoconf automake libtool pkg-config libdbi-dev libdbd-sqlite3
  libdbd-pgsql libdbd-mysql libxml2-dev libxml2-utils libjansson-dev libcurl4-openssl-dev
- libmicrohttpd-dev libcmocka-dev libssl-dev sqlite3 valgrind"
+ libmicrohttpd-dev libcmocka-dev libssl-dev libsqlite3-dev sqlite3 valgrind"
+# The test suite also runs on real PostgreSQL and MariaDB servers.
+[ "$what" = test ] && packages="$packages postgresql mariadb-server"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
@@ -46,6 +48,12 @@ demo)
     exec "$top/samples/demo.sh" "$top/build"
     ;;
 test)
+    # Throwaway database servers on loopback for the backend suites.
+    # (under /tmp: the postgres user must reach it whoever owns the clone)
+    servers=$(mktemp -d /tmp/dbsync-servers.XXXXXX)
+    chmod 755 "$servers"
+    trap '"$top/tests/dbservers.sh" stop "$servers"' EXIT
+    eval "$("$top/tests/dbservers.sh" start "$servers")"
     rc=0
     make -j"$jobs" --no-print-directory check || rc=$?
     "$top/.ci/count-tests.sh" "$top/build"

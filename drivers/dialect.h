@@ -39,6 +39,9 @@ typedef struct dbsync__dialect {
     const char *text_key_prefix;
     /* SELECT returning one row when the table exists (name is quoted by the caller). */
     const char *table_exists_sql; /* printf format with one %s: the quoted name as a literal */
+    /* After a row was inserted with an explicit key: make the key generator
+     * continue above it (NULL when the backend does so by itself). */
+    int (*key_inserted)(dbsync_conn *conn, unsigned table, int64_t id);
     /* Takes the database-wide write lock for the current transaction. */
     int (*write_lock)(dbsync_conn *conn);
     /* Statement deferring foreign-key checks to commit, inside a transaction. */

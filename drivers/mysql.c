@@ -15,6 +15,10 @@ int dbsync__network_configure(dbi_conn dbi, const dbsync__url *url, dbsync_error
 static int my_after_connect(dbsync_conn *conn, const dbsync__url *url)
 {
     (void)url;
+    /* libdbi's "UTF-8" is MySQL's 3-byte utf8: ask for the whole of UTF-8. */
+    int rc = dbsync__exec(conn, "SET NAMES utf8mb4 COLLATE utf8mb4_bin", "setting the character set");
+    if (rc)
+        return rc;
     return dbsync__exec(conn,
                         "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
                         "ERROR_FOR_DIVISION_BY_ZERO'",
@@ -111,6 +115,7 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .blob_literal = dbsync__hex_blob_literal,
     .text_key_prefix = "(255)",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+    .key_inserted = NULL,
     .write_lock = my_write_lock,
     .defer_fk_sql = "SET FOREIGN_KEY_CHECKS = 0",
     .fk_off_sql = "SET FOREIGN_KEY_CHECKS = 0",

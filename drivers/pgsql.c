@@ -110,6 +110,30 @@ static void pg_blob_literal(dbsync__buf *sql, const unsigned char *data, size_t 
     dbsync__buf_puts(sql, "', 'hex')");
 }
 
+static int pg_key_inserted(dbsync_conn *conn, unsigned table, int64_t id)
+{
+    /* BIGSERIAL does not notice explicit keys: move the sequence past the
+     * key, never back (keys of deleted rows are never handed out again). */
+    const dbsync_table *t = &conn->schema->tables[table];
+    dbsync__buf name = DBSYNC__BUF_INIT, b = DBSYNC__BUF_INIT;
+    dbsync__buf_puts(&name, conn->tables[table].qname);
+    dbsync__buf_puts(&b, "SELECT setval(pg_get_serial_sequence(");
+    bool ok = !name.oom && dbsync__quote_string(conn, &b, name.data);
+    dbsync__buf_puts(&b, ", ");
+    ok = ok && dbsync__quote_string(conn, &b, t->columns[t->primary_key].name);
+    dbsync__buf_printf(&b, "), GREATEST(%lld, nextval(pg_get_serial_sequence(", (long long)id);
+    ok = ok && dbsync__quote_string(conn, &b, name.data);
+    dbsync__buf_puts(&b, ", ");
+    ok = ok && dbsync__quote_string(conn, &b, t->columns[t->primary_key].name);
+    dbsync__buf_puts(&b, ")) - 1))");
+    int rc = !ok ? DBSYNC_ERROR
+             : b.oom ? dbsync__error_nomem(&conn->error)
+                     : dbsync__exec(conn, b.data, "advancing the key sequence");
+    dbsync__buf_free(&name);
+    dbsync__buf_free(&b);
+    return rc;
+}
+
 static int pg_write_lock(dbsync_conn *conn)
 {
     /* Held until the transaction ends; the key is "dbsy" in ASCII. */
@@ -147,6 +171,7 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .blob_literal = pg_blob_literal,
     .text_key_prefix = "",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",
+    .key_inserted = pg_key_inserted,
     .write_lock = pg_write_lock,
     .defer_fk_sql = "SET CONSTRAINTS ALL DEFERRED",
     .fk_off_sql = "SET session_replication_role = replica",

@@ -189,6 +189,7 @@ const dbsync__dialect dbsync__dialect_sqlite3 = {
     .blob_literal = dbsync__hex_blob_literal,
     .text_key_prefix = "",
     .table_exists_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s",
+    .key_inserted = NULL,
     .write_lock = sqlite_write_lock,
     .defer_fk_sql = "PRAGMA defer_foreign_keys=ON",
     .fk_off_sql = "PRAGMA foreign_keys=OFF",

@@ -333,7 +333,9 @@ int dbsync_row_insert(dbsync_conn *conn, const dbsync_table *table, dbsync_value
         if (id == 0)
             rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_DB,
                                    "%s: the database did not give the new key", what);
-        else
+        if (!rc && !auto_key && conn->dialect->key_inserted)
+            rc = conn->dialect->key_inserted(conn, t, id);
+        if (!rc)
             rc = dbsync__log_op(conn, t, 'i', id);
     }
     rc = dbsync__tx_leave(conn, own, rc);

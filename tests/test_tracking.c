@@ -75,12 +75,36 @@ static int teardown(void **state)
     return 0;
 }
 
+/* DBSYNC_TEST_URL runs the suite on another database (PostgreSQL, MariaDB):
+ * its tables are dropped before each test. */
+static const char *backend = "sqlite3";
+
 static dbsync_conn *open_db(const char *file)
 {
     dbsync_conn *c;
     dbsync_error err;
-    if (dbsync_conn_open(&c, tu_sqlite_url(dir, file), schema, &err))
+    const char *url = getenv("DBSYNC_TEST_URL");
+    if (url && *url) {
+        if (dbsync_conn_open(&c, url, schema, &err))
+            fail_msg("open %s: %s", url, err.message);
+        backend = dbsync_conn_backend(c);
+        bool pg = !strcmp(backend, "pgsql");
+        if (!pg)
+            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 0");
+        const char *tables[] = {"line", "invoice", "review", "purchase", "customer", "draft",
+                                "sync_operations", "sync_versions", "sync_nodes",
+                                "sync_content_types"};
+        for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s%s", tables[i], pg ? " CASCADE" : "");
+            if (dbsync_conn_exec(c, sql))
+                fail_msg("%s: %s", sql, dbsync_conn_error(c)->message);
+        }
+        if (!pg)
+            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 1");
+    } else if (dbsync_conn_open(&c, tu_sqlite_url(dir, file), schema, &err)) {
         fail_msg("open: %s", err.message);
+    }
     if (dbsync_conn_create_all(c))
         fail_msg("create_all: %s", dbsync_conn_error(c)->message);
     return c;
@@ -224,11 +248,16 @@ static void test_tracking__rollback_leaves_nothing(void **state)
     /* Then a committed transaction logs in order, once. */
     assert_int_equal(dbsync_conn_begin(c), 0);
     int64_t p = insert(c, customer, (const char *[]){"email", "p@x", NULL});
-    insert(c, purchase, (const char *[]){"customer_id", "2", "at", "2024-01-01 10:00:00", NULL});
+    char pid[32], expected[128];
+    snprintf(pid, sizeof pid, "%lld", (long long)p);
+    int64_t q = insert(c, purchase, (const char *[]){"customer_id", pid, "at", "2024-01-01 10:00:00", NULL});
     assert_int_equal(dbsync_conn_commit(c), 0);
-    /* Key 2 was never committed, so no one saw it: taking it again is safe. */
-    assert_int_equal(p, 2);
-    expect_log(c, "i customer 1; i customer 2; i purchase 1");
+    /* SQLite takes key 2 again (it was never committed, so no one saw it);
+     * PostgreSQL's sequences do not roll back. Either way the log is exact. */
+    assert_true(p >= 2);
+    snprintf(expected, sizeof expected, "i customer 1; i customer %lld; i purchase %lld",
+             (long long)p, (long long)q);
+    expect_log(c, expected);
     dbsync_conn_close(c);
 }
 
@@ -303,15 +332,19 @@ static void test_tracking__refusals_change_nothing(void **state)
     insert(c, customer, (const char *[]){"email", "u@x", NULL});
     /* unique */
     assert_int_equal(try_insert(c, customer, (const char *[]){"email", "u@x", NULL}), DBSYNC_EEXISTS);
-    assert_non_null(strstr(dbsync_conn_error(c)->message, "customer.email"));
+    assert_non_null(strstr(dbsync_conn_error(c)->message, "email"));
     /* NOT NULL */
     assert_int_equal(try_insert(c, customer, (const char *[]){"email", "\\N", NULL}), DBSYNC_EINVALID);
     assert_non_null(strstr(dbsync_conn_error(c)->message, "column customer.email: NULL is not allowed"));
     /* missing reference */
     assert_int_equal(try_insert(c, purchase, (const char *[]){"customer_id", "42", "at", "2024-01-01 00:00:00", NULL}),
                      DBSYNC_ECONFLICT);
-    assert_non_null(strstr(dbsync_conn_error(c)->message,
-                           "insert purchase: column customer_id refers to customer 42, which does not exist"));
+    /* SQLite's message names no column: the runtime finds it. PostgreSQL's does. */
+    const char *m = dbsync_conn_error(c)->message;
+    if (!strcmp(backend, "pgsql"))
+        assert_non_null(strstr(m, "Key (customer_id)=(42) is not present in table \"customer\""));
+    else
+        assert_non_null(strstr(m, "insert purchase: column customer_id refers to customer 42, which does not exist"));
     /* update and delete of a missing row */
     dbsync_value v[16];
     assert_int_equal(dbsync_row_init(customer, v), 0);
@@ -395,7 +428,13 @@ static void test_tracking__types_roundtrip(void **state)
     expect_text(c, purchase, p, "at", "9999-12-31 23:59:59.999999");
     expect_text(c, purchase, p, "slot", "00:00:00.000001");
     expect_text(c, purchase, p, "customer_id", "\\N");
-    /* an explicit key is kept */
+    /* an explicit key is kept, and generated keys continue above it */
+    int64_t k100 = insert(c, customer, (const char *[]){"id", "100", "email", "hundred", NULL});
+    int64_t k101 = insert(c, customer, (const char *[]){"email", "next", NULL});
+    assert_int_equal(k100, 100);
+    assert_int_equal(k101, 101);
+    assert_int_equal(try_insert(c, customer, (const char *[]){"id", "100", "email", "again", NULL}),
+                     DBSYNC_EEXISTS);
     int64_t k = insert(c, customer, (const char *[]){"id", "9223372036854775807", "email", "max", NULL});
     assert_true(k == INT64_MAX);
     expect_text(c, customer, k, "email", "max");
