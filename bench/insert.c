@@ -10,6 +10,7 @@
  *      100 rows (what an app committing often pays).
  * Prints a Markdown table with times and ratios to untracked libdbi, and
  * writes it to FILE when given: bench/insert [-n ROWS] [-o FILE] [DIR]
+ * (-w WAY runs one way alone, for profiling).
  */
 #include <sqlite3.h>
 #include <dbi/dbi.h>
@@ -192,13 +193,16 @@ int main(int argc, char **argv)
     long n = 100000;
     const char *out = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:o:")) != -1) {
+    const char *only = NULL;
+    while ((opt = getopt(argc, argv, "n:o:w:")) != -1) {
         if (opt == 'n')
             n = atol(optarg);
+        else if (opt == 'w')
+            only = optarg;
         else if (opt == 'o')
             out = optarg;
         else {
-            fprintf(stderr, "usage: bench/insert [-n ROWS] [-o FILE] [DIR]\n");
+            fprintf(stderr, "usage: bench/insert [-n ROWS] [-o FILE] [-w raw|dbi|tracked] [DIR]\n");
             return 2;
         }
     }
@@ -206,6 +210,18 @@ int main(int argc, char **argv)
     if (n <= 0) {
         fprintf(stderr, "bench/insert: -n must be positive\n");
         return 2;
+    }
+    if (only) { /* one way alone, for profiling */
+        double t = !strcmp(only, "raw")       ? way_raw("bench-raw.db", n)
+                   : !strcmp(only, "dbi")     ? way_libdbi(dir, "bench-dbi.db", n)
+                   : !strcmp(only, "tracked") ? way_tracked(dir, "bench-tracked.db", n, n)
+                                              : -1;
+        if (t < 0) {
+            fprintf(stderr, "bench/insert: unknown way %s\n", only);
+            return 2;
+        }
+        printf("%s: %.3f s\n", only, t);
+        return 0;
     }
     char raw_path[4200];
     snprintf(raw_path, sizeof raw_path, "%s/bench-raw.db", dir);

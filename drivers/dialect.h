@@ -12,6 +12,7 @@
 #include "internal.h"
 
 typedef struct dbsync__url dbsync__url;
+struct dbsync__pending_op;
 
 typedef struct dbsync__dialect {
     const char *name;         /* libdbi driver name, also the URL scheme */
@@ -42,6 +43,9 @@ typedef struct dbsync__dialect {
     /* After a row was inserted with an explicit key: make the key generator
      * continue above it (NULL when the backend does so by itself). */
     int (*key_inserted)(dbsync_conn *conn, unsigned table, int64_t id);
+    /* Writes n buffered operations to sync_operations in log order; NULL:
+     * the generic multi-row INSERT ... VALUES. */
+    int (*write_ops)(dbsync_conn *conn, const struct dbsync__pending_op *ops, size_t n);
     /* Takes the database-wide write lock for the current transaction. */
     int (*write_lock)(dbsync_conn *conn);
     /* Statement deferring foreign-key checks to commit, inside a transaction. */

@@ -116,6 +116,7 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .text_key_prefix = "(255)",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
     .key_inserted = NULL,
+    .write_ops = NULL,
     .write_lock = my_write_lock,
     .defer_fk_sql = "SET FOREIGN_KEY_CHECKS = 0",
     .fk_off_sql = "SET FOREIGN_KEY_CHECKS = 0",

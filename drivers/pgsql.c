@@ -172,6 +172,7 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .text_key_prefix = "",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",
     .key_inserted = pg_key_inserted,
+    .write_ops = NULL,
     .write_lock = pg_write_lock,
     .defer_fk_sql = "SET CONSTRAINTS ALL DEFERRED",
     .fk_off_sql = "SET session_replication_role = replica",

@@ -114,6 +114,25 @@ static int build_table_info(dbsync_conn *conn)
         info->select_list = dbsync__buf_take(&b);
         if (!info->select_list)
             return dbsync__error_nomem(&conn->error);
+        for (int with_key = 0; with_key < 2; with_key++) {
+            dbsync__buf_printf(&b, "INSERT INTO %s (", info->qname);
+            bool first = true;
+            for (size_t c = 0; c < tab->n_columns; c++) {
+                if (c == tab->primary_key && !with_key)
+                    continue;
+                dbsync__buf_puts(&b, first ? "" : ", ");
+                dbsync__buf_puts(&b, info->qcols[c]);
+                first = false;
+            }
+            dbsync__buf_puts(&b, ") VALUES (");
+            char *sql = dbsync__buf_take(&b);
+            if (!sql)
+                return dbsync__error_nomem(&conn->error);
+            if (with_key)
+                info->insert_all = sql;
+            else
+                info->insert_auto = sql;
+        }
         /* Reverse references: which tables point at this one. */
         for (size_t o = 0; o < s->n_tables; o++)
             for (size_t c = 0; c < s->tables[o].n_columns; c++)
@@ -143,6 +162,8 @@ static void free_table_info(dbsync_conn *conn)
                 free(info->qcols[c]);
         free(info->qcols);
         free(info->select_list);
+        free(info->insert_all);
+        free(info->insert_auto);
         free(info->children);
     }
     free(conn->tables);
@@ -358,17 +379,25 @@ int dbsync__flush_ops(dbsync_conn *conn)
 {
     if (conn->n_ops == 0)
         return DBSYNC_OK;
-    dbsync__buf *b = &conn->sql;
-    dbsync__buf_reset(b);
-    dbsync__buf_puts(b, "INSERT INTO sync_operations (row_id, content_type_id, command) VALUES ");
-    for (size_t i = 0; i < conn->n_ops; i++) {
-        const dbsync__pending_op *op = &conn->ops[i];
-        dbsync__buf_printf(b, "%s(%lld, %ld, '%c')", i ? ", " : "", (long long)op->row_id,
-                           (long)op->content_type_id, op->command);
+    int rc;
+    if (conn->dialect->write_ops) {
+        rc = conn->dialect->write_ops(conn, conn->ops, conn->n_ops);
+    } else {
+        dbsync__buf *b = &conn->sql;
+        dbsync__buf_reset(b);
+        dbsync__buf_puts(b, "INSERT INTO sync_operations (row_id, content_type_id, command) VALUES ");
+        for (size_t i = 0; i < conn->n_ops; i++) {
+            const dbsync__pending_op *op = &conn->ops[i];
+            dbsync__buf_puts(b, i ? ", (" : "(");
+            dbsync__buf_put_int64(b, op->row_id);
+            dbsync__buf_puts(b, ", ");
+            dbsync__buf_put_int64(b, op->content_type_id);
+            char cmd[6] = {',', ' ', '\'', op->command, '\'', ')'};
+            dbsync__buf_append(b, cmd, sizeof cmd);
+        }
+        rc = b->oom ? dbsync__error_nomem(&conn->error)
+                    : dbsync__exec(conn, b->data, "writing the operations log");
     }
-    if (b->oom)
-        return dbsync__error_nomem(&conn->error);
-    int rc = dbsync__exec(conn, b->data, "writing the operations log");
     if (rc)
         return DBSYNC_ERROR;
     conn->n_ops = 0;

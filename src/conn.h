@@ -43,6 +43,8 @@ typedef struct dbsync__table_info {
     char *qname; /* the quoted table name */
     char **qcols; /* quoted column names */
     char *select_list; /* the columns as read by SELECT */
+    char *insert_all;  /* "INSERT INTO t (every column) VALUES (" */
+    char *insert_auto; /* the same without the primary key */
 } dbsync__table_info;
 
 typedef struct dbsync__pending_op {
@@ -109,5 +111,5 @@ int dbsync__global_ensure(void);
 
 /* Appends the SQL literal of a value (NULL included); false on failure (error recorded). */
 bool dbsync__append_literal(dbsync_conn *conn, dbsync__buf *b, const dbsync_value *v,
-                            const dbsync_column *col);
+                            const dbsync_table *table, const dbsync_column *col);
 #endif

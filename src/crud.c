@@ -21,22 +21,23 @@
 /* ---- literals and reading ---- */
 
 bool dbsync__append_literal(dbsync_conn *conn, dbsync__buf *b, const dbsync_value *v,
-                            const dbsync_column *col)
+                            const dbsync_table *table, const dbsync_column *col)
 {
-    char tmp[DBSYNC_DATETIME_BUFSIZE + 8];
+    char tmp[40]; /* a date/time literal or a real */
     if (v->is_null) {
         dbsync__buf_puts(b, "NULL");
         return true;
     }
     switch (v->type) {
     case DBSYNC_TYPE_INTEGER:
-        dbsync__buf_printf(b, "%lld", (long long)v->u.i);
+        dbsync__buf_put_int64(b, v->u.i);
         return true;
     case DBSYNC_TYPE_BOOLEAN:
         dbsync__buf_puts(b, v->u.b ? conn->dialect->true_literal : conn->dialect->false_literal);
         return true;
     case DBSYNC_TYPE_REAL:
-        dbsync__buf_printf(b, "%.17g", v->u.r);
+        dbsync__format_real(tmp, sizeof tmp, v->u.r);
+        dbsync__buf_puts(b, tmp);
         return true;
     case DBSYNC_TYPE_DECIMAL: {
         if (!v->u.s) {
@@ -48,8 +49,8 @@ bool dbsync__append_literal(dbsync_conn *conn, dbsync__buf *b, const dbsync_valu
                                                      sizeof why)
                          : dbsync__strdup(v->u.s);
         if (!norm) {
-            dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG, "column %s: %s",
-                              col ? col->name : "?", why);
+            dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG, "column %s.%s: %s",
+                              table ? table->name : "?", col ? col->name : "?", why);
             return false;
         }
         bool ok = dbsync__quote_string(conn, b, norm);
@@ -72,16 +73,22 @@ bool dbsync__append_literal(dbsync_conn *conn, dbsync__buf *b, const dbsync_valu
     case DBSYNC_TYPE_DATE:
     case DBSYNC_TYPE_TIME:
     case DBSYNC_TYPE_DATETIME: {
-        char *text = NULL;
-        if (dbsync_value_format(&text, v) != DBSYNC_OK || !text) {
+        /* The text is made of digits and "-: ." by our own formatter, so it
+         * is a literal as it stands: no user text reaches the statement. */
+        int rc = v->type == DBSYNC_TYPE_DATE   ? dbsync_date_format(tmp + 1, &v->u.date)
+                 : v->type == DBSYNC_TYPE_TIME ? dbsync_time_format(tmp + 1, &v->u.time)
+                                               : dbsync_datetime_format(tmp + 1, &v->u.datetime);
+        if (rc != DBSYNC_OK) {
             dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG,
-                              "column %s: invalid %s value", col ? col->name : "?",
-                              dbsync_type_name(v->type));
+                              "column %s.%s: invalid %s value", table ? table->name : "?",
+                              col ? col->name : "?", dbsync_type_name(v->type));
             return false;
         }
-        snprintf(tmp, sizeof tmp, "%s", text);
-        free(text);
-        return dbsync__quote_string(conn, b, tmp);
+        tmp[0] = '\'';
+        size_t n = strlen(tmp);
+        tmp[n] = '\'';
+        dbsync__buf_append(b, tmp, n + 1);
+        return true;
     }
     }
     dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG, "unknown value type");
@@ -130,7 +137,7 @@ int dbsync__read_value(dbsync_conn *conn, dbi_result res, unsigned idx, const db
     int rc = DBSYNC_OK;
     switch (col->type) {
     case DBSYNC_TYPE_REAL:
-        out->u.r = strtod(text, NULL);
+        out->u.r = dbsync__strtod(text, NULL);
         break;
     case DBSYNC_TYPE_TEXT:
         /* As stored: a length limit is for writes, not reads. */
@@ -263,6 +270,11 @@ static int check_values(dbsync_conn *conn, const dbsync_table *table, const dbsy
                                          table->name, c->name);
             continue;
         }
+        /* A decimal's digits are checked when its literal is written (it
+         * is normalized there): checking here too would do it twice. */
+        if (c->type == DBSYNC_TYPE_DECIMAL && values[i].type == DBSYNC_TYPE_DECIMAL &&
+            !value_is_null(&values[i]))
+            continue;
         int rc = dbsync_value_check(&values[i], table, c, &conn->error);
         if (rc)
             return rc;
@@ -283,22 +295,14 @@ int dbsync_row_insert(dbsync_conn *conn, const dbsync_table *table, dbsync_value
     bool auto_key = value_is_null(&values[pk]);
     dbsync__buf *b = &conn->sql;
     dbsync__buf_reset(b);
-    dbsync__buf_printf(b, "INSERT INTO %s (", info->qname);
+    dbsync__buf_puts(b, auto_key ? info->insert_auto : info->insert_all);
     bool first = true;
     for (size_t i = 0; i < table->n_columns; i++) {
         if (i == pk && auto_key)
             continue;
-        dbsync__buf_puts(b, first ? "" : ", ");
-        dbsync__buf_puts(b, info->qcols[i]);
-        first = false;
-    }
-    dbsync__buf_puts(b, ") VALUES (");
-    first = true;
-    for (size_t i = 0; i < table->n_columns; i++) {
-        if (i == pk && auto_key)
-            continue;
-        dbsync__buf_puts(b, first ? "" : ", ");
-        if (!dbsync__append_literal(conn, b, &values[i], &table->columns[i]))
+        if (!first)
+            dbsync__buf_append(b, ", ", 2);
+        if (!dbsync__append_literal(conn, b, &values[i], table, &table->columns[i]))
             return conn->error.code ? conn->error.code : DBSYNC_ERROR;
         first = false;
     }
@@ -316,11 +320,12 @@ int dbsync_row_insert(dbsync_conn *conn, const dbsync_table *table, dbsync_value
     rc = dbsync__tx_enter(conn, &own);
     if (rc)
         return rc;
-    char what[160];
-    snprintf(what, sizeof what, "insert %s", table->name);
-    dbi_result r = dbsync__query(conn, b->data, what);
+    char what[160] = "";
+    dbi_result r = dbi_conn_query(conn->dbi, b->data);
     int64_t id = 0;
     if (!r) {
+        snprintf(what, sizeof what, "insert %s", table->name);
+        dbsync__db_error(conn, what);
         rc = write_failed(conn, table, values, what);
     } else {
         if (!auto_key)
@@ -332,7 +337,7 @@ int dbsync_row_insert(dbsync_conn *conn, const dbsync_table *table, dbsync_value
         dbi_result_free(r);
         if (id == 0)
             rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_DB,
-                                   "%s: the database did not give the new key", what);
+                                   "insert %s: the database did not give the new key", table->name);
         if (!rc && !auto_key && conn->dialect->key_inserted)
             rc = conn->dialect->key_inserted(conn, t, id);
         if (!rc)
@@ -384,7 +389,7 @@ int dbsync_row_update(dbsync_conn *conn, const dbsync_table *table, const dbsync
         if (i == pk || (mask && !mask[i]))
             continue;
         dbsync__buf_printf(b, "%s%s = ", first ? "" : ", ", info->qcols[i]);
-        if (!dbsync__append_literal(conn, b, &values[i], &table->columns[i]))
+        if (!dbsync__append_literal(conn, b, &values[i], table, &table->columns[i]))
             return conn->error.code ? conn->error.code : DBSYNC_ERROR;
         first = false;
     }
@@ -809,7 +814,7 @@ int dbsync_struct_find(dbsync_conn *conn, const dbsync_table *table, size_t uniq
             break;
         }
         dbsync__buf_printf(&b, "%s%s = ", i ? " AND " : "", info->qcols[c]);
-        if (!dbsync__append_literal(conn, &b, &v[c], &table->columns[c]))
+        if (!dbsync__append_literal(conn, &b, &v[c], table, &table->columns[c]))
             rc = conn->error.code ? conn->error.code : DBSYNC_ERROR;
     }
     if (!rc && b.oom)
@@ -932,7 +937,7 @@ int dbsync_iter_new(dbsync_iter **out, dbsync_conn *conn, const dbsync_table *ta
         rc = dbsync_value_parse(&v, table, &table->columns[c], f->value, &conn->error);
         if (rc)
             break;
-        if (!dbsync__append_literal(conn, &b, &v, &table->columns[c]))
+        if (!dbsync__append_literal(conn, &b, &v, table, &table->columns[c]))
             rc = conn->error.code ? conn->error.code : DBSYNC_ERROR;
         dbsync_value_clear(&v);
     }

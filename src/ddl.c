@@ -43,18 +43,18 @@ static const dbsync_column operations_cols[] = {
     COL("order", DBSYNC_TYPE_INTEGER, PK),
     COL("version_id", DBSYNC_TYPE_INTEGER, NUL),
 };
+/* Unpushed operations are found by version_id; per-object lookups are made
+ * in memory, so no index on (content_type_id, row_id) slows every write. */
 static const unsigned operations_i0[] = {4};
-static const unsigned operations_i1[] = {1, 0};
 static const dbsync_key operations_indexes[] = {
     {"sync_operations_version_id_idx", 1, operations_i0, 0},
-    {"sync_operations_object_idx", 2, operations_i1, 0},
 };
 
 const dbsync_table dbsync__sync_tables[] = {
     {"sync_content_types", 0, 2, content_types_cols, 0, 1, content_types_uniques, 0, NULL, 0, 0},
     {"sync_nodes", 0, 4, nodes_cols, 0, 0, NULL, 0, NULL, 0, 0},
     {"sync_versions", 0, 3, versions_cols, 0, 0, NULL, 0, NULL, 0, 0},
-    {"sync_operations", 0, 5, operations_cols, 3, 0, NULL, 2, operations_indexes, 0, 0},
+    {"sync_operations", 0, 5, operations_cols, 3, 0, NULL, 1, operations_indexes, 0, 0},
 };
 const size_t dbsync__n_sync_tables = sizeof dbsync__sync_tables / sizeof dbsync__sync_tables[0];
 
@@ -155,7 +155,7 @@ static int create_table(dbsync_conn *conn, const dbsync_schema *s, const dbsync_
             if (rc)
                 goto done;
             dbsync__buf_puts(&b, " DEFAULT ");
-            bool ok = dbsync__append_literal(conn, &b, &v, c);
+            bool ok = dbsync__append_literal(conn, &b, &v, t, c);
             dbsync_value_clear(&v);
             if (!ok) {
                 rc = DBSYNC_ERROR;

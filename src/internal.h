@@ -40,6 +40,7 @@ void dbsync__buf_append(dbsync__buf *b, const char *s, size_t n);
 void dbsync__buf_puts(dbsync__buf *b, const char *s);
 void dbsync__buf_putc(dbsync__buf *b, char c);
 void dbsync__buf_printf(dbsync__buf *b, const char *fmt, ...) DBSYNC__PRINTF(2, 3);
+void dbsync__buf_put_int64(dbsync__buf *b, int64_t v); /* decimal, no printf */
 void dbsync__buf_reset(dbsync__buf *b);  /* length 0, keeps memory */
 void dbsync__buf_free(dbsync__buf *b);
 /* Takes the string out (caller frees); the buffer is empty afterwards. NULL on oom. */
@@ -61,6 +62,10 @@ bool dbsync__is_identifier(const char *s);
 /* Hex encode/decode. decode returns -1 on bad input (odd length or non-hex). */
 void dbsync__hex_encode(char *out, const unsigned char *in, size_t n); /* out: 2n+1 bytes */
 long dbsync__hex_decode(unsigned char *out, const char *in, size_t n); /* returns bytes written */
+
+/* strtod and "%.17g" in the C locale, whatever the application's locale. */
+double dbsync__strtod(const char *s, char **end);
+void dbsync__format_real(char *buf, size_t size, double d); /* size >= 32 */
 
 /* Parses a signed 64-bit decimal integer, the whole string. 0 ok, -1 bad. */
 int dbsync__parse_int64(const char *s, int64_t *out);

@@ -11,7 +11,6 @@
  * at existing tables from integer columns; defaults are valid for their
  * column; keys list existing columns once each and have distinct names.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
@@ -291,21 +290,16 @@ static bool number_syntax(const char *s, bool exponent)
     return *s == '\0';
 }
 
-/* strtod and "%.17g" in the C locale, whatever the process locale is: the
- * switch is per thread (uselocale). */
+/* strtod and "%.17g" in the C locale, whatever the process locale is. */
 static int real_canonical(const char *text, char *out, size_t outsize, char *why, size_t whysize)
 {
     if (!number_syntax(text, true)) {
         snprintf(why, whysize, "is not a number");
         return DBSYNC_EINVALID;
     }
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c == (locale_t)0)
-        return DBSYNC_ERROR;
-    locale_t old = uselocale(c);
     int rc = DBSYNC_OK;
     char *end;
-    double v = strtod(text, &end);
+    double v = dbsync__strtod(text, &end);
     if (*end != '\0') {
         snprintf(why, whysize, "is not a number");
         rc = DBSYNC_EINVALID;
@@ -313,10 +307,8 @@ static int real_canonical(const char *text, char *out, size_t outsize, char *why
         snprintf(why, whysize, "is out of the range of a real");
         rc = DBSYNC_EINVALID;
     } else {
-        snprintf(out, outsize, "%.17g", v);
+        dbsync__format_real(out, outsize, v);
     }
-    uselocale(old);
-    freelocale(c);
     return rc;
 }
 

@@ -4,7 +4,10 @@
  * The buffer keeps its data NUL-terminated at every step once anything was
  * appended, and turns every failure into one sticky oom flag.
  */
+#define _GNU_SOURCE /* strtod_l */
 #include <ctype.h>
+#include <locale.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +81,20 @@ void dbsync__buf_printf(dbsync__buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void dbsync__buf_put_int64(dbsync__buf *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    /* Through unsigned arithmetic so INT64_MIN has no overflow. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    dbsync__buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void dbsync__buf_reset(dbsync__buf *b)
 {
     b->len = 0;
@@ -125,11 +142,13 @@ char *dbsync__strndup(const char *s, size_t n)
 
 bool dbsync__is_identifier(const char *s)
 {
-    if (!s || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+    /* ASCII only, whatever the locale. */
+    if (!s || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
         return false;
     size_t n = 1;
     for (; s[n]; n++)
-        if (!(isalnum((unsigned char)s[n]) || s[n] == '_') || (s[n] & 0x80))
+        if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+              (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
             return false;
     return n <= 63;
 }
@@ -179,4 +198,31 @@ int dbsync__parse_int64(const char *s, int64_t *out)
         return -1;
     *out = (int64_t)v;
     return 0;
+}
+
+/* One C locale for the process: numbers in SQL and in text forms never
+ * depend on the application's setlocale(). */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+double dbsync__strtod(const char *s, char **end)
+{
+    pthread_once(&c_locale_once, c_locale_init);
+    if (c_locale == (locale_t)0)
+        return strtod(s, end);
+    return strtod_l(s, end, c_locale);
+}
+
+void dbsync__format_real(char *buf, size_t size, double d)
+{
+    pthread_once(&c_locale_once, c_locale_init);
+    locale_t old = c_locale != (locale_t)0 ? uselocale(c_locale) : (locale_t)0;
+    snprintf(buf, size, "%.17g", d);
+    if (old != (locale_t)0)
+        uselocale(old);
 }

@@ -136,15 +136,46 @@ int dbsync_datetime_parse(dbsync_datetime *out, const char *text)
     return DBSYNC_OK;
 }
 
+/* Writes n digits of v, zero-padded. */
+static char *put_digits(char *p, unsigned long v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+static char *put_date(char *p, const dbsync_date *d)
+{
+    p = put_digits(p, (unsigned long)d->year, 4);
+    *p++ = '-';
+    p = put_digits(p, d->month, 2);
+    *p++ = '-';
+    return put_digits(p, d->day, 2);
+}
+
+static char *put_time(char *p, const dbsync_time *t)
+{
+    p = put_digits(p, t->hour, 2);
+    *p++ = ':';
+    p = put_digits(p, t->minute, 2);
+    *p++ = ':';
+    p = put_digits(p, t->second, 2);
+    if (t->usec) {
+        *p++ = '.';
+        p = put_digits(p, t->usec, 6);
+    }
+    return p;
+}
+
 int dbsync_date_format(char *buf, const dbsync_date *date)
 {
     if (!date_valid(date)) {
         buf[0] = '\0';
         return DBSYNC_EINVALID;
     }
-    char tmp[64]; /* validated above: the text fits DBSYNC_DATE_BUFSIZE */
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", date->year, date->month, date->day);
-    memcpy(buf, tmp, DBSYNC_DATE_BUFSIZE);
+    *put_date(buf, date) = '\0';
     return DBSYNC_OK;
 }
 
@@ -154,25 +185,19 @@ int dbsync_time_format(char *buf, const dbsync_time *time)
         buf[0] = '\0';
         return DBSYNC_EINVALID;
     }
-    char tmp[64]; /* validated above: the text fits DBSYNC_TIME_BUFSIZE */
-    if (time->usec)
-        snprintf(tmp, sizeof tmp, "%02d:%02d:%02d.%06lu", time->hour, time->minute, time->second,
-                 (unsigned long)time->usec);
-    else
-        snprintf(tmp, sizeof tmp, "%02d:%02d:%02d", time->hour, time->minute, time->second);
-    memcpy(buf, tmp, strlen(tmp) + 1);
+    *put_time(buf, time) = '\0';
     return DBSYNC_OK;
 }
 
 int dbsync_datetime_format(char *buf, const dbsync_datetime *dt)
 {
-    char t[DBSYNC_TIME_BUFSIZE];
-    if (dbsync_date_format(buf, &dt->date) != DBSYNC_OK || dbsync_time_format(t, &dt->time) != DBSYNC_OK) {
+    if (!date_valid(&dt->date) || !time_valid(&dt->time)) {
         buf[0] = '\0';
         return DBSYNC_EINVALID;
     }
-    buf[10] = ' ';
-    memcpy(buf + 11, t, strlen(t) + 1);
+    char *p = put_date(buf, &dt->date);
+    *p++ = ' ';
+    *put_time(p, &dt->time) = '\0';
     return DBSYNC_OK;
 }
 
@@ -302,7 +327,7 @@ int dbsync_value_parse(dbsync_value *out, const dbsync_table *table, const dbsyn
     case DBSYNC_TYPE_REAL: {
         char *end;
         errno = 0;
-        double d = strtod(text, &end);
+        double d = dbsync__strtod(text, &end);
         if (!*text || isspace((unsigned char)*text) || *end || !isfinite(d) ||
             (errno == ERANGE && fabs(d) > 1.0))
             return column_error(err, table, column, "\"%.60s\" is not a finite real number", text);
@@ -429,7 +454,7 @@ int dbsync_value_format(char **out, const dbsync_value *v)
         snprintf(buf, sizeof buf, "%s", v->u.b ? "true" : "false");
         break;
     case DBSYNC_TYPE_REAL:
-        snprintf(buf, sizeof buf, "%.17g", v->u.r);
+        dbsync__format_real(buf, sizeof buf, v->u.r);
         break;
     case DBSYNC_TYPE_DECIMAL:
     case DBSYNC_TYPE_TEXT:
