@@ -32,8 +32,13 @@ typedef struct dbsync__dialect {
     int (*after_connect)(dbsync_conn *conn, const dbsync__url *url);
     /* The DDL type of a column (no NULL/DEFAULT clause). */
     void (*column_type)(dbsync__buf *sql, const dbsync_column *col);
-    /* An expression reading the column in its text/integer form (see crud.c). */
-    void (*select_column)(dbsync__buf *sql, const dbsync_column *col, const char *qualified);
+    /* An expression reading the column in its text/integer form (see crud.c);
+     * index is the column's position, for a unique alias. */
+    void (*select_column)(dbsync__buf *sql, const dbsync_column *col, const char *qualified,
+                          unsigned index);
+    /* A literal for a finite double; NULL: "%.17g" (exact where the server
+     * parses numbers exactly). */
+    void (*real_literal)(dbsync__buf *sql, double d);
     /* A literal for bytes. */
     void (*blob_literal)(dbsync__buf *sql, const unsigned char *data, size_t len);
     /* Length prefix for a key on an unbounded text column ("" when none is needed). */

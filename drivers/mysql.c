@@ -61,8 +61,10 @@ static void my_column_type(dbsync__buf *sql, const dbsync_column *col)
     }
 }
 
-static void my_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q)
+static void my_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q,
+                             unsigned index)
 {
+    (void)index;
     switch (col->type) {
     case DBSYNC_TYPE_INTEGER:
     case DBSYNC_TYPE_BOOLEAN:
@@ -112,6 +114,7 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .after_connect = my_after_connect,
     .column_type = my_column_type,
     .select_column = my_select_column,
+    .real_literal = NULL,
     .blob_literal = dbsync__hex_blob_literal,
     .text_key_prefix = "(255)",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",

@@ -81,8 +81,10 @@ static void pg_column_type(dbsync__buf *sql, const dbsync_column *col)
     }
 }
 
-static void pg_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q)
+static void pg_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q,
+                             unsigned index)
 {
+    (void)index;
     switch (col->type) {
     case DBSYNC_TYPE_INTEGER:
         dbsync__buf_puts(sql, q);
@@ -168,6 +170,7 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .after_connect = pg_after_connect,
     .column_type = pg_column_type,
     .select_column = pg_select_column,
+    .real_literal = NULL,
     .blob_literal = pg_blob_literal,
     .text_key_prefix = "",
     .table_exists_sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = %s",

@@ -4,10 +4,12 @@
  * (NUMERIC affinity would round long decimals; ISO text sorts correctly);
  * blobs are real BLOBs written as X'..' literals and read back as hex
  * (the libdbi driver reads values through text and would cut at a NUL);
- * reals are read through printf('%!.17g') so they round-trip exactly.
+ * reals are read as an exact mantissa and exponent (see select_column).
+ * -0.0 cannot be kept: SQLite stores it as 0.
  * Connections run with foreign keys on, WAL, synchronous=NORMAL and a busy
  * timeout, each overridable in the URL.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,14 +128,66 @@ static void sqlite_column_type(dbsync__buf *sql, const dbsync_column *col)
     }
 }
 
-static void sqlite_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q)
+/*
+ * SQLite parses decimal text with long double arithmetic, which is not
+ * always correctly rounded (and where long double is double, as under
+ * valgrind, often wrong). A double is an integer times a power of two, and
+ * both are exact in SQL: (M * pow(2, E1) * pow(2, E2)), split in two powers
+ * so neither overflows nor underflows.
+ */
+static void sqlite_real_literal(dbsync__buf *sql, double d)
+{
+    if (d == 0) {
+        dbsync__buf_puts(sql, "0.0");
+        return;
+    }
+    int exp;
+    double frac = frexp(d, &exp); /* d = frac * 2^exp, 0.5 <= |frac| < 1 */
+    int64_t m = (int64_t)ldexp(frac, 53);
+    int e = exp - 53;
+    if (e == 0) {
+        dbsync__buf_put_int64(sql, m);
+        dbsync__buf_puts(sql, ".0");
+        return;
+    }
+    dbsync__buf_putc(sql, '(');
+    dbsync__buf_put_int64(sql, m);
+    dbsync__buf_puts(sql, " * pow(2, ");
+    dbsync__buf_put_int64(sql, e / 2);
+    dbsync__buf_puts(sql, ") * pow(2, ");
+    dbsync__buf_put_int64(sql, e - e / 2);
+    dbsync__buf_puts(sql, "))");
+}
+
+/*
+ * Expressions in a select list must suit the libdbi sqlite3 driver, which
+ * guesses result types by parsing the statement: an unaliased expression is
+ * copied into a 128-byte buffer (longer ones overflow it) and an aliased
+ * function call it does not know is freed twice. A parenthesized expression
+ * with an alias, "(EXPR) AS name", is read as a string and is safe; the
+ * alias uses the reserved sync_ prefix so it never names a real column.
+ */
+static void sqlite_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q,
+                                 unsigned index)
 {
     switch (col->type) {
-    case DBSYNC_TYPE_REAL:
-        dbsync__buf_printf(sql, "CASE WHEN %s IS NULL THEN NULL ELSE printf('%%!.17g', %s) END", q, q);
+    case DBSYNC_TYPE_REAL: {
+        /* SQLite's own float-to-text is not exact (it rounds in the 17th
+         * digit, and under emulators worse). Scaling by powers of two is
+         * exact, so the value leaves as "MANTISSA EXPONENT", two integers,
+         * and the reader rebuilds it with ldexp: r = m * 2^(e - 60). */
+        char e[256];
+        snprintf(e, sizeof e, "CAST(floor(log2(abs(%s))) AS INTEGER)", q);
+        dbsync__buf_printf(sql,
+                           "(CASE WHEN %s IS NULL THEN NULL WHEN %s = 0 THEN '0 0' ELSE "
+                           "printf('%%d %%d', CAST(%s * pow(2, (60 - %s) / 2) * "
+                           "pow(2, (60 - %s) - (60 - %s) / 2) AS INTEGER), %s) END) AS sync_c%u",
+                           q, q, q, e, e, e, e, index);
         break;
+    }
     case DBSYNC_TYPE_BLOB:
-        dbsync__buf_printf(sql, "CASE WHEN %s IS NULL THEN NULL ELSE hex(%s) END", q, q);
+        dbsync__buf_printf(sql, "(CASE WHEN %s IS NULL THEN NULL ELSE hex(%s) END) AS sync_c%u", q,
+                           q, index);
         break;
     default:
         dbsync__buf_puts(sql, q);
@@ -224,6 +278,7 @@ const dbsync__dialect dbsync__dialect_sqlite3 = {
     .after_connect = sqlite_after_connect,
     .column_type = sqlite_column_type,
     .select_column = sqlite_select_column,
+    .real_literal = sqlite_real_literal,
     .blob_literal = dbsync__hex_blob_literal,
     .text_key_prefix = "",
     .table_exists_sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s",

@@ -109,7 +109,7 @@ static int build_table_info(dbsync_conn *conn)
         for (size_t c = 0; c < tab->n_columns; c++) {
             if (c)
                 dbsync__buf_puts(&b, ", ");
-            conn->dialect->select_column(&b, &tab->columns[c], info->qcols[c]);
+            conn->dialect->select_column(&b, &tab->columns[c], info->qcols[c], (unsigned)c);
         }
         info->select_list = dbsync__buf_take(&b);
         if (!info->select_list)

@@ -36,8 +36,12 @@ bool dbsync__append_literal(dbsync_conn *conn, dbsync__buf *b, const dbsync_valu
         dbsync__buf_puts(b, v->u.b ? conn->dialect->true_literal : conn->dialect->false_literal);
         return true;
     case DBSYNC_TYPE_REAL:
-        dbsync__format_real(tmp, sizeof tmp, v->u.r);
-        dbsync__buf_puts(b, tmp);
+        if (conn->dialect->real_literal) {
+            conn->dialect->real_literal(b, v->u.r);
+        } else {
+            dbsync__format_real(tmp, sizeof tmp, v->u.r);
+            dbsync__buf_puts(b, tmp);
+        }
         return true;
     case DBSYNC_TYPE_DECIMAL: {
         if (!v->u.s) {
@@ -136,9 +140,17 @@ int dbsync__read_value(dbsync_conn *conn, dbi_result res, unsigned idx, const db
     }
     int rc = DBSYNC_OK;
     switch (col->type) {
-    case DBSYNC_TYPE_REAL:
-        out->u.r = dbsync__strtod(text, NULL);
+    case DBSYNC_TYPE_REAL: {
+        /* Either a number, or "MANTISSA EXPONENT" meaning m * 2^(e - 60),
+         * the exact form a dialect may read reals in. */
+        long long m, e;
+        char extra;
+        if (strchr(text, ' ') && sscanf(text, "%lld %lld%c", &m, &e, &extra) == 2)
+            out->u.r = ldexp((double)m, (int)(e - 60));
+        else
+            out->u.r = dbsync__strtod(text, NULL);
         break;
+    }
     case DBSYNC_TYPE_TEXT:
         /* As stored: a length limit is for writes, not reads. */
         out->u.s = dbsync__strdup(text);
