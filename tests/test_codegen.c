@@ -24,18 +24,10 @@ static const char *tmp;
 
 /* ---- helpers ---- */
 
+/* A fresh database: a SQLite file, or the server of DBSYNC_TEST_URL (tu_open). */
 static dbsync_conn *open_db(const char *file)
 {
-    dbsync_conn *db = NULL;
-    dbsync_error err;
-    memset(&err, 0, sizeof err);
-    int rc = dbsync_conn_open(&db, tu_sqlite_url(tmp, file), &alltypes_schema, &err);
-    if (rc != DBSYNC_OK)
-        fail_msg("dbsync_conn_open: %d %s", rc, err.message);
-    rc = dbsync_conn_create_all(db);
-    if (rc != DBSYNC_OK)
-        fail_msg("dbsync_conn_create_all: %d %s", rc, dbsync_conn_error(db)->message);
-    return db;
+    return tu_open(tmp, file, &alltypes_schema);
 }
 
 /* Asserts a call returned @p want, printing the connection's error otherwise. */

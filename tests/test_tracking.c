@@ -4,9 +4,9 @@
  * logged for sequences of writes, rollbacks, cascades and local-only
  * tables; refusals that change nothing; SQL-looking values stored verbatim.
  */
-#include "testutil.h"
-
 #include "conn.h"
+
+#include "testutil.h"
 
 static const char schema_xml[] =
     "<?xml version=\"1.0\"?>\n"
@@ -75,38 +75,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* DBSYNC_TEST_URL runs the suite on another database (PostgreSQL, MariaDB):
- * its tables are dropped before each test. */
+/* The backend the suite runs on (DBSYNC_TEST_URL, see tu_open). */
 static const char *backend = "sqlite3";
 
 static dbsync_conn *open_db(const char *file)
 {
-    dbsync_conn *c;
-    dbsync_error err;
-    const char *url = getenv("DBSYNC_TEST_URL");
-    if (url && *url) {
-        if (dbsync_conn_open(&c, url, schema, &err))
-            fail_msg("open %s: %s", url, err.message);
-        backend = dbsync_conn_backend(c);
-        bool pg = !strcmp(backend, "pgsql");
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 0");
-        const char *tables[] = {"line", "invoice", "review", "purchase", "customer", "draft",
-                                "sync_operations", "sync_versions", "sync_nodes",
-                                "sync_content_types"};
-        for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-            char sql[128];
-            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s%s", tables[i], pg ? " CASCADE" : "");
-            if (dbsync_conn_exec(c, sql))
-                fail_msg("%s: %s", sql, dbsync_conn_error(c)->message);
-        }
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 1");
-    } else if (dbsync_conn_open(&c, tu_sqlite_url(dir, file), schema, &err)) {
-        fail_msg("open: %s", err.message);
-    }
-    if (dbsync_conn_create_all(c))
-        fail_msg("create_all: %s", dbsync_conn_error(c)->message);
+    dbsync_conn *c = tu_open(dir, file, schema);
+    backend = dbsync_conn_backend(c);
     return c;
 }
 
