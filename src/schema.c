@@ -570,6 +570,12 @@ int dbsync__check_column(const dbsync_schema *s, size_t ti, size_t ci, dbsync_er
             return dbsync__schema_error(
                 err, f, line, "%sa column with references must be of type integer, not %s", prefix,
                 type);
+        const dbsync_table *parent = &s->tables[c->ref_table];
+        if ((t->flags & DBSYNC_TABLE_SYNCED) && !(parent->flags & DBSYNC_TABLE_SYNCED))
+            return dbsync__schema_error(err, f, line,
+                                        "%sa synced table cannot reference the local-only table "
+                                        "\"%s\": its rows never reach the server",
+                                        prefix, parent->name);
         if (c->on_delete == DBSYNC_ON_DELETE_SET_NULL && !nullable)
             return dbsync__schema_error(err, f, line,
                                         "%son-delete=\"set-null\" needs a nullable column "

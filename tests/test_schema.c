@@ -168,15 +168,22 @@ static const exp_key warehouse_uniques[] = {{NULL, 58, 2, {1, 2}}};
 
 #define WAREHOUSE "warehouse_location_with_a_rather_long_name"
 
+static const exp_column draft_columns[] = {
+    {"id", I, PK, 0, 0, 0, NULL, -1, R_RESTRICT, 62},
+    {"customer_id", I, N, 0, 0, 0, NULL, 1, DBSYNC_ON_DELETE_CASCADE, 63},
+};
+
 static const exp_table every_tables[] = {
     {"purchase", DBSYNC_TABLE_SYNCED, 6, 0, COUNT(purchase_columns), purchase_columns,
      COUNT(purchase_uniques), purchase_uniques, COUNT(purchase_indexes), purchase_indexes},
     {"customer", DBSYNC_TABLE_SYNCED, 21, 0, COUNT(customer_columns), customer_columns,
      COUNT(customer_uniques), customer_uniques, 0, NULL},
     {"agent", DBSYNC_TABLE_SYNCED, 42, 0, COUNT(agent_columns), agent_columns, 0, NULL, 0, NULL},
-    {"coupon", 0, 50, 0, COUNT(coupon_columns), coupon_columns, 0, NULL, 0, NULL},
+    {"coupon", DBSYNC_TABLE_SYNCED, 50, 0, COUNT(coupon_columns), coupon_columns, 0, NULL, 0,
+     NULL},
     {WAREHOUSE, DBSYNC_TABLE_SYNCED, 54, 0, COUNT(warehouse_columns), warehouse_columns,
      COUNT(warehouse_uniques), warehouse_uniques, 0, NULL},
+    {"draft", 0, 61, 0, COUNT(draft_columns), draft_columns, 0, NULL, 0, NULL},
 };
 
 static void check_keys(const char *table, const dbsync_key *keys, size_t n, const exp_key *exp,
@@ -601,6 +608,8 @@ static const struct bad_case {
     {"fk-not-integer", 6,
      "column \"parent\" of table \"item\": a column with references must be of type integer,"
      " not text"},
+    {"fk-synced-to-local-only", 9,
+     "column \"note_id\" of table \"item\": a synced table cannot reference the local-only table \"note\""},
     {"fk-set-null-not-nullable", 7,
      "column \"parent_id\" of table \"item\": on-delete=\"set-null\" needs a nullable column"},
     {"on-delete-without-references", 6,
