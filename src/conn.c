@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "schema_internal.h"
 
 const dbsync__dialect *dbsync__dialect_find(const char *scheme)
 {
@@ -181,6 +182,13 @@ int dbsync_conn_open(dbsync_conn **out, const char *url, const dbsync_schema *sc
     if (!schema || schema->magic != DBSYNC_SCHEMA_MAGIC)
         return dbsync__error_set(err, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG,
                                  "the schema descriptor is missing or not a dbsync schema");
+    /* A loaded schema was checked by its loader; a generated (or hand-made)
+     * descriptor is checked here, once, before anything trusts it. */
+    if (!schema->file) {
+        int rc = dbsync__schema_check(schema, err);
+        if (rc)
+            return rc;
+    }
     if (dbsync__global_ensure() != DBSYNC_OK)
         return dbsync__error_set(err, DBSYNC_ERROR, DBSYNC_ECLASS_OS,
                                  "cannot initialize libcurl/libxml2");

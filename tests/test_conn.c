@@ -150,6 +150,30 @@ static void test_conn__open_refused(void **state)
     assert_int_not_equal(stat(tu_tmpfile(dir, "never.db"), &st), 0);
 }
 
+/* A hand-made (or corrupted) descriptor is checked before it is trusted. */
+static void test_conn__bad_descriptor_refused(void **state)
+{
+    (void)state;
+    static const dbsync_column cols[] = {
+        {"id", DBSYNC_TYPE_INTEGER, DBSYNC_COLUMN_PRIMARY_KEY, 0, 0, 0, NULL, -1,
+         DBSYNC_ON_DELETE_RESTRICT, 0, DBSYNC_NO_OFFSET, 0},
+        {"sync_state", DBSYNC_TYPE_TEXT, DBSYNC_COLUMN_NULLABLE, 0, 0, 0, NULL, -1,
+         DBSYNC_ON_DELETE_RESTRICT, 8, DBSYNC_NO_OFFSET, 0},
+    };
+    static const dbsync_table tables[] = {
+        {"thing", DBSYNC_TABLE_SYNCED, 2, cols, 0, 0, NULL, 0, NULL, 16, 0}};
+    static const dbsync_schema bad = {DBSYNC_SCHEMA_MAGIC, "hand", NULL, 1, tables, NULL};
+    dbsync_conn *c = (dbsync_conn *)1;
+    dbsync_error err;
+    assert_int_equal(dbsync_conn_open(&c, tu_sqlite_url(dir, "bad.db"), &bad, &err),
+                     DBSYNC_EINVALID);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "sync_state"));
+    static const dbsync_schema notmagic = {0, "hand", NULL, 1, tables, NULL};
+    assert_int_equal(dbsync_conn_open(&c, tu_sqlite_url(dir, "bad.db"), &notmagic, &err),
+                     DBSYNC_EINVALID);
+}
+
 static char *pragma(dbsync_conn *c, const char *sql)
 {
     dbi_result r = dbsync__query(c, sql, "pragma");
@@ -264,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conn__url_parse),      cmocka_unit_test(test_conn__url_malformed),
         cmocka_unit_test(test_conn__open_refused),   cmocka_unit_test(test_conn__sqlite_defaults),
+        cmocka_unit_test(test_conn__bad_descriptor_refused),
         cmocka_unit_test(test_conn__transactions),   cmocka_unit_test(test_conn__create_all),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
