@@ -4,7 +4,8 @@
 # command, every value type, the output formats, and every class of bad input
 # (which must fail with one "dbsync: ..." line, the documented exit code, and
 # a database left exactly as it was, compared with `sqlite3 FILE .dump`).
-# Prints "ok N - ..." / "not ok N - ..." per case; exits 1 if any failed.
+# Prints "ok N - ..." / "not ok N - ..." per case; exits 1 if any failed (and
+# then keeps its folder, tests/tmp/cli-PID, for a look).
 # VALGRIND=1 runs every command under valgrind, like the test programs (leaks
 # and errors fail); CLI_VERBOSE=1 shows the message of every failing command.
 
@@ -132,8 +133,8 @@ snapshot() {
     sqlite3 "$DB" .dump 2>&1
 }
 
-# good DESC ARGS...: the command succeeds silently on stderr.
-# Leaves the output in $T/out for a following comparison.
+# good_why: why the last command did not succeed quietly (exit 0, empty
+# stderr); empty when it did.
 good_why() {
     if [ "$rc" -ne 0 ]; then
         echo "exit $rc, expected 0"
@@ -486,6 +487,15 @@ badraw "missing schema file" 1 "$T/nope.xml" --db "sqlite3:$DB" --schema "$T/nop
 badraw "bad schema file gives file:line" 1 "bad.xml:5:" --db "sqlite3:$DB" \
     --schema "$BADSCHEMA" list customer
 bad "newline in a bad value stays one line" 1 'column "n"' insert sample "n=1${NL}2"
+bad "empty id" 1 '"" is not a row id' get customer ''
+bad "empty table name" 1 'unknown table ""' list ''
+LONG=$(printf '%0300d' 0)
+bad "a long unknown column name is cut in the message" 1 '0000...' insert customer "${LONG}=1"
+BIG=$(printf '%060000d' 7)
+expect_out "a 60000-character text is stored" "7" insert sample "body=$BIG"
+expect_grep "a 60000-character text reads back" '^body=' "body=$BIG" get sample 7
+ds -- status
+check "-- ends the options" sh -c "[ $rc -eq 0 ] && grep -q '^operations: ' '$T/out'"
 
 # ---- the operations log and status, on a fresh database ----
 
