@@ -44,6 +44,20 @@ static int sqlite_configure(dbi_conn dbi, const dbsync__url *url, dbsync_error *
         free(dir);
         return DBSYNC_ERROR;
     }
+    /* create=false: open an existing file only (a typo'd path must not
+     * leave a new empty database behind). */
+    const char *create = dbsync__url_option(url, "create");
+    if (create && strcasecmp(create, "true") && strcasecmp(create, "false")) {
+        free(dir);
+        return dbsync__error_set(err, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG,
+                                 "database URL option create=%.40s: expected true or false", create);
+    }
+    if (create && !strcasecmp(create, "false") && stat(path, &st) != 0) {
+        dbsync__error_set(err, DBSYNC_ENOTFOUND, DBSYNC_ECLASS_DB,
+                          "sqlite3 database %.300s does not exist", path);
+        free(dir);
+        return DBSYNC_ENOTFOUND;
+    }
     int rc = dbi_conn_set_option(dbi, "sqlite3_dbdir", dir);
     free(dir);
     if (rc == 0)
@@ -58,7 +72,8 @@ static int sqlite_configure(dbi_conn dbi, const dbsync__url *url, dbsync_error *
         rc = dbi_conn_set_option_numeric(dbi, "sqlite3_timeout", (int)ms);
     for (size_t i = 0; rc == 0 && i < url->n_options; i++) {
         const char *k = url->keys[i];
-        if (!strcmp(k, "timeout") || !strcmp(k, "journal_mode") || !strcmp(k, "synchronous"))
+        if (!strcmp(k, "timeout") || !strcmp(k, "journal_mode") || !strcmp(k, "synchronous") ||
+            !strcmp(k, "create"))
             continue;
         rc = dbi_conn_set_option(dbi, k, url->values[i]);
     }

@@ -26,19 +26,42 @@ const dbsync__dialect *dbsync__dialect_find(const char *scheme)
     return NULL;
 }
 
+void dbsync__one_line(char *out, size_t size, const char *msg)
+{
+    /* Driver messages span lines and indent with tabs; ours are one line. */
+    size_t o = 0;
+    bool space = false;
+    for (const char *p = msg; *p && o + 1 < size; p++) {
+        bool ws = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (ws) {
+            space = o > 0;
+            continue;
+        }
+        if (space && o + 2 < size)
+            out[o++] = ' ';
+        space = false;
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
 int dbsync__db_error(dbsync_conn *conn, const char *context)
 {
     const char *msg = NULL;
     int no = dbi_conn_error(conn->dbi, &msg);
     char text[400];
-    snprintf(text, sizeof text, "%s", msg && *msg ? msg : "unknown database error");
-    /* libdbi messages may end with a newline; messages are one line. */
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    size_t n = strlen(text);
-    while (n && text[n - 1] == ' ')
-        text[--n] = '\0';
+    dbsync__one_line(text, sizeof text, msg && *msg ? msg : "unknown database error");
+    /* libdbi puts the driver's error number first ("19: UNIQUE ..."): the
+     * number is kept in cause, the text needs it not. */
+    const char *t = text;
+    if (*t == '-')
+        t++;
+    if (*t >= '0' && *t <= '9') {
+        while (*t >= '0' && *t <= '9')
+            t++;
+        if (t[0] == ':' && t[1] == ' ')
+            memmove(text, t + 2, strlen(t + 2) + 1);
+    }
     int code = conn->dialect->classify_error(text);
     dbsync__error_set(&conn->error, code, DBSYNC_ECLASS_DB, "%s: %s", context, text);
     conn->error.cause = no;
@@ -220,9 +243,10 @@ int dbsync_conn_open(dbsync_conn **out, const char *url, const dbsync_schema *sc
     if (dbi_conn_connect(conn->dbi) < 0) {
         const char *msg = NULL;
         dbi_conn_error(conn->dbi, &msg);
+        char text[400];
+        dbsync__one_line(text, sizeof text, msg && *msg ? msg : "connection failed");
         rc = dbsync__error_set(err, DBSYNC_ERROR, DBSYNC_ECLASS_DB, "cannot open %s database %s: %s",
-                               conn->dialect->name, u.path ? u.path : u.dbname,
-                               msg && *msg ? msg : "connection failed");
+                               conn->dialect->name, u.path ? u.path : u.dbname, text);
         goto fail;
     }
     rc = conn->dialect->after_connect(conn, &u);

@@ -71,6 +71,9 @@ struct dbsync_conn {
     dbsync__buf sql; /* reusable statement text */
 };
 
+/* Copies a driver message as one line: runs of newlines, tabs and spaces
+ * become one space. */
+void dbsync__one_line(char *out, size_t size, const char *msg);
 /* Records the connection's libdbi error as the last error, prefixed with context. */
 int dbsync__db_error(dbsync_conn *conn, const char *context);
 /* Runs a statement; on failure records the error with context and returns a code

@@ -257,12 +257,71 @@ static void explain_missing_reference(dbsync_conn *conn, const dbsync_table *tab
     conn->error = saved;
 }
 
+/* Names the unique constraint a write collided with, and the row holding
+ * the values, when the backend still accepts statements in the transaction. */
+static void explain_duplicate(dbsync_conn *conn, const dbsync_table *table,
+                              const dbsync_value *values, const char *what)
+{
+    unsigned t = dbsync__table_index(conn, table);
+    const dbsync__table_info *info = &conn->tables[t];
+    unsigned pk = table->primary_key;
+    dbsync_error saved = conn->error;
+    dbsync__buf b = DBSYNC__BUF_INIT;
+    /* The key first (an explicit one may be taken), then each unique. */
+    for (size_t k = 0; k <= table->n_uniques; k++) {
+        const dbsync_key *key = k ? &table->uniques[k - 1] : NULL;
+        size_t ncols = key ? key->n_columns : 1;
+        bool usable = true;
+        dbsync__buf_reset(&b);
+        dbsync__buf_printf(&b, "SELECT %s FROM %s WHERE ", info->qcols[pk], info->qname);
+        for (size_t i = 0; usable && i < ncols; i++) {
+            unsigned c = key ? key->columns[i] : pk;
+            if (value_is_null(&values[c])) {
+                usable = false; /* NULLs never collide */
+                break;
+            }
+            dbsync__buf_printf(&b, "%s%s = ", i ? " AND " : "", info->qcols[c]);
+            usable = dbsync__append_literal(conn, &b, &values[c], table, &table->columns[c]);
+        }
+        if (!key || value_is_null(&values[pk]))
+            ; /* an insert with a new key, or the key itself */
+        else
+            dbsync__buf_printf(&b, " AND %s <> %lld", info->qcols[pk], (long long)values[pk].u.i);
+        if (!usable || b.oom)
+            continue;
+        dbi_result r = dbi_conn_query(conn->dbi, b.data);
+        if (!r)
+            break; /* the transaction no longer takes statements */
+        int64_t holder = 0;
+        bool found = dbi_result_next_row(r);
+        if (found)
+            holder = (int64_t)dbi_result_get_as_longlong_idx(r, 1);
+        dbi_result_free(r);
+        if (!found)
+            continue;
+        dbsync__buf cols = DBSYNC__BUF_INIT;
+        for (size_t i = 0; i < ncols; i++)
+            dbsync__buf_printf(&cols, "%s%s", i ? ", " : "",
+                               table->columns[key ? key->columns[i] : pk].name);
+        dbsync__error_set(&conn->error, DBSYNC_EEXISTS, DBSYNC_ECLASS_DB,
+                          "%s: %s %lld already has the same %s%s", what, table->name,
+                          (long long)holder, key ? "" : "key ", cols.oom ? "?" : cols.data);
+        dbsync__buf_free(&cols);
+        dbsync__buf_free(&b);
+        return;
+    }
+    dbsync__buf_free(&b);
+    conn->error = saved;
+}
+
 static int write_failed(dbsync_conn *conn, const dbsync_table *table, const dbsync_value *values,
                         const char *what)
 {
     int code = conn->error.code;
     if (code == DBSYNC_ECONFLICT && values)
         explain_missing_reference(conn, table, values, what);
+    else if (code == DBSYNC_EEXISTS && values)
+        explain_duplicate(conn, table, values, what);
     return code ? code : DBSYNC_ERROR;
 }
 
@@ -419,7 +478,7 @@ int dbsync_row_update(dbsync_conn *conn, const dbsync_table *table, const dbsync
         return rc;
     dbi_result r = dbsync__query(conn, b->data, what);
     if (!r) {
-        rc = write_failed(conn, table, values, what);
+        rc = write_failed(conn, table, mask ? NULL : values, what); /* masked: values are partial */
     } else {
         unsigned long long n = dbi_result_get_numrows_affected(r);
         dbi_result_free(r);

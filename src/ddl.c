@@ -305,3 +305,21 @@ done:
     }
     return rc;
 }
+
+int dbsync_conn_check(dbsync_conn *conn)
+{
+    const dbsync_schema *s = conn->schema;
+    for (size_t i = 0; i < dbsync__n_sync_tables + s->n_tables; i++) {
+        const char *name = i < dbsync__n_sync_tables ? dbsync__sync_tables[i].name
+                                                     : s->tables[i - dbsync__n_sync_tables].name;
+        bool exists;
+        int rc = table_exists(conn, name, &exists);
+        if (rc)
+            return rc;
+        if (!exists)
+            return dbsync__error_set(&conn->error, DBSYNC_ENOTFOUND, DBSYNC_ECLASS_DB,
+                                     "the database is not initialized: table %s does not exist",
+                                     name);
+    }
+    return DBSYNC_OK;
+}

@@ -6,6 +6,7 @@
  * or refused with a message that names the part at fault.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,28 @@ const char *dbsync__url_option(const dbsync__url *u, const char *key)
         if (!strcmp(u->keys[i], key))
             return u->values[i];
     return NULL;
+}
+
+/* Copies url into out with the password of "scheme://user:password@..."
+ * replaced by "***", so that messages never show it. */
+static void mask_password(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "%s", url);
+    char *auth = strstr(out, "://");
+    if (!auth)
+        return;
+    auth += 3;
+    size_t alen = strcspn(auth, "/?");
+    char *at = NULL;
+    for (char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p;
+    char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon)
+        return;
+    char rest[256];
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(colon + 1, n - (size_t)(colon + 1 - out), "***%s", rest);
 }
 
 #define URL_ERR(...) dbsync__error_set(err, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG, __VA_ARGS__)
@@ -202,16 +225,18 @@ int dbsync__url_parse(dbsync__url *u, const char *url, dbsync_error *err)
     memset(u, 0, sizeof *u);
     if (!url || !*url)
         return URL_ERR("empty database URL");
+    char shown[256]; /* the URL as messages show it: no password */
+    mask_password(url, shown, sizeof shown);
     const char *colon = strchr(url, ':');
     if (!colon || colon == url)
-        return URL_ERR("database URL \"%.200s\": no scheme (expected sqlite3:PATH, pgsql://... or mysql://...)", url);
+        return URL_ERR("database URL \"%.200s\": no scheme (expected sqlite3:PATH, pgsql://... or mysql://...)", shown);
     u->scheme = dbsync__strndup(url, (size_t)(colon - url));
     if (!u->scheme)
         return dbsync__error_nomem(err);
     int rc;
     if (!dbsync__dialect_find(u->scheme)) {
         rc = URL_ERR("database URL \"%.200s\": unknown backend \"%.40s\" (expected sqlite3, pgsql or mysql)",
-                     url, u->scheme);
+                     shown, u->scheme);
         goto fail;
     }
     const char *rest = colon + 1;
@@ -223,29 +248,29 @@ int dbsync__url_parse(dbsync__url *u, const char *url, dbsync_error *err)
             n -= 2;
         }
         if (n == 0) {
-            rc = URL_ERR("database URL \"%.200s\": no file path (expected sqlite3:PATH)", url);
+            rc = URL_ERR("database URL \"%.200s\": no file path (expected sqlite3:PATH)", shown);
             goto fail;
         }
-        rc = set_part(&u->path, rest, n, "path", url, err);
+        rc = set_part(&u->path, rest, n, "path", shown, err);
         if (rc)
             goto fail;
         size_t pl = strlen(u->path);
         if (u->path[pl - 1] == '/') {
-            rc = URL_ERR("database URL \"%.200s\": the path names a folder, not a file", url);
+            rc = URL_ERR("database URL \"%.200s\": the path names a folder, not a file", shown);
             goto fail;
         }
     } else {
         if (n < 2 || rest[0] != '/' || rest[1] != '/') {
-            rc = URL_ERR("database URL \"%.200s\": expected %s://user:pass@host:port/dbname", url,
+            rc = URL_ERR("database URL \"%.200s\": expected %s://user:pass@host:port/dbname", shown,
                          u->scheme);
             goto fail;
         }
-        rc = parse_network(u, rest + 2, n - 2, url, err);
+        rc = parse_network(u, rest + 2, n - 2, shown, err);
         if (rc)
             goto fail;
     }
     if (q) {
-        rc = parse_options(u, q + 1, url, err);
+        rc = parse_options(u, q + 1, shown, err);
         if (rc)
             goto fail;
     }

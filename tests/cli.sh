@@ -482,6 +482,16 @@ badraw "malformed URL: unknown backend" 1 'unknown backend "nosuch"' --db nosuch
     --schema "$SCHEMA" list customer
 badraw "malformed URL: pgsql:// without a database name" 1 'no database name' --db pgsql:// \
     --schema "$SCHEMA" list customer
+badraw "a password in a bad URL is not shown" 1 'pgsql://ann:***@h:99999/x' \
+    --db pgsql://ann:s3cret@h:99999/x --schema "$SCHEMA" list customer
+check "the password itself appears nowhere" sh -c "! grep -q s3cret '$T/err'"
+badraw "a missing SQLite file is not created" 1 'does not exist (run dbsync init first)' \
+    --db "sqlite3:$T/typo.db" --schema "$SCHEMA" list customer
+check "no file was left behind" test ! -e "$T/typo.db"
+: >"$T/empty.db"
+badraw "a database that was never initialized" 1 'not initialized' \
+    --db "sqlite3:$T/empty.db" --schema "$SCHEMA" insert customer email=a@b
+check "the empty database got no table" test -z "$(sqlite3 "$T/empty.db" .tables)"
 badraw "missing schema file" 1 "$T/nope.xml" --db "sqlite3:$DB" --schema "$T/nope.xml" \
     list customer
 badraw "bad schema file gives file:line" 1 "bad.xml:5:" --db "sqlite3:$DB" \

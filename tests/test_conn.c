@@ -125,6 +125,9 @@ static void test_conn__url_malformed(void **state)
     url_bad("sqlite3:a%zz.db", "bad %-escape in the path");
     url_bad("sqlite3:a%00.db", "bad %-escape in the path");
     url_bad("sqlite3:a.db?bad-key=1", "bad option name");
+    /* messages never show a password */
+    url_bad("pgsql://ann:s3cret@host:99999/db", "\"pgsql://ann:***@host:99999/db\": bad port");
+    url_bad("mysql://ann:s3cret@host/db?x", "\"mysql://ann:***@host/db?x\"");
 }
 
 /* Opening with a bad URL fails cleanly and creates no file. */

@@ -383,15 +383,34 @@ static int format_fail(const char *prefix, const dbsync_column *col, int rc)
 
 /* ---- the database ---- */
 
-static int open_conn(cli *c)
+/* Opens the database. Every command but init works on an initialized
+ * database only: on SQLite a missing file is not created (create=false),
+ * and the tables must exist. */
+static int open_conn(cli *c, bool initializing)
 {
     dbsync_error err;
     memset(&err, 0, sizeof err);
-    int rc = dbsync_conn_open(&c->conn, c->db_url, c->schema, &err);
+    const char *url = c->db_url;
+    char *owned = NULL;
+    if (!initializing && strncmp(url, "sqlite3:", 8) == 0) {
+        size_t n = strlen(url) + 16;
+        owned = malloc(n);
+        if (!owned)
+            return fail(EXIT_FAIL, "out of memory");
+        snprintf(owned, n, "%s%ccreate=false", url, strchr(url, '?') ? '&' : '?');
+        url = owned;
+    }
+    int rc = dbsync_conn_open(&c->conn, url, c->schema, &err);
+    free(owned);
     if (rc != DBSYNC_OK) {
         c->conn = NULL;
+        if (rc == DBSYNC_ENOTFOUND)
+            return fail(EXIT_FAIL, "%s (run dbsync init first)", error_text(&err, rc));
         return fail(EXIT_FAIL, "%s", error_text(&err, rc));
     }
+    if (!initializing && (rc = dbsync_conn_check(c->conn)) != DBSYNC_OK)
+        return fail(EXIT_FAIL, "%s (run dbsync init first)",
+                    error_text(dbsync_conn_error(c->conn), rc));
     return EXIT_OK;
 }
 
@@ -401,7 +420,7 @@ static int cmd_init(cli *c, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    int status = open_conn(c);
+    int status = open_conn(c, true);
     if (status != EXIT_OK)
         return status;
     int rc = dbsync_conn_create_all(c->conn);
@@ -451,7 +470,7 @@ static int cmd_insert(cli *c, int argc, char **argv)
         }
     }
 
-    status = open_conn(c);
+    status = open_conn(c, false);
     if (status != EXIT_OK)
         goto done;
     int rc = dbsync_row_insert(c->conn, t, values);
@@ -508,7 +527,7 @@ static int cmd_update(cli *c, int argc, char **argv)
     values[t->primary_key].is_null = false;
     values[t->primary_key].u.i = id;
 
-    status = open_conn(c);
+    status = open_conn(c, false);
     if (status != EXIT_OK)
         goto done;
     int rc = dbsync_row_update(c->conn, t, values, mask);
@@ -532,7 +551,7 @@ static int cmd_delete(cli *c, int argc, char **argv)
     if (status == EXIT_OK)
         status = find_id(argv[1], &id);
     if (status == EXIT_OK)
-        status = open_conn(c);
+        status = open_conn(c, false);
     if (status != EXIT_OK)
         return status;
     char prefix[160];
@@ -560,7 +579,7 @@ static int cmd_get(cli *c, int argc, char **argv)
     dbsync_value *values = null_row(t);
     if (!values)
         return fail(EXIT_FAIL, "out of memory");
-    status = open_conn(c);
+    status = open_conn(c, false);
     if (status != EXIT_OK)
         goto done;
     int rc = dbsync_row_get(c->conn, t, id, values);
@@ -638,7 +657,7 @@ static int cmd_list(cli *c, int argc, char **argv)
         filters[i].value = texts[i];
     }
 
-    status = open_conn(c);
+    status = open_conn(c, false);
     if (status != EXIT_OK)
         goto done;
     dbsync_query q = DBSYNC_QUERY_INIT;
@@ -700,7 +719,7 @@ static int cmd_log(cli *c, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    int status = open_conn(c);
+    int status = open_conn(c, false);
     if (status != EXIT_OK)
         return status;
     int rc = dbsync_oplog_foreach(c->conn, false, print_operation, NULL);
@@ -713,7 +732,7 @@ static int cmd_status(cli *c, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    int status = open_conn(c);
+    int status = open_conn(c, false);
     if (status != EXIT_OK)
         return status;
     dbsync_status st;

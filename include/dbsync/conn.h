@@ -7,7 +7,8 @@
  * "mysql://user:pass@host:port/dbname"; "?key=value&..." passes options on
  * to libdbi. SQLite connections enforce foreign keys and use WAL with
  * synchronous=NORMAL and a 5 s busy timeout unless the URL says otherwise
- * (journal_mode=, synchronous=, timeout= in milliseconds).
+ * (journal_mode=, synchronous=, timeout= in milliseconds). A missing SQLite
+ * file is created, unless the URL says create=false.
  *
  * A connection is used by one thread at a time; open one per thread.
  */
@@ -81,6 +82,14 @@ bool dbsync_conn_in_transaction(const dbsync_conn *conn);
  * @return DBSYNC_OK, DBSYNC_ETXN (inside a transaction), DBSYNC_ERROR (class DB)
  */
 int dbsync_conn_create_all(dbsync_conn *conn);
+
+/**
+ * Checks that the schema's tables and the sync_* tables exist, i.e. that
+ * dbsync_conn_create_all() has run on this database.
+ * @return DBSYNC_OK; DBSYNC_ENOTFOUND naming the first missing table;
+ *         DBSYNC_ERROR (class DB)
+ */
+int dbsync_conn_check(dbsync_conn *conn);
 
 /**
  * Runs one SQL statement that returns no rows, as given (no substitution):
