@@ -20,7 +20,7 @@ packages="gcc make autoconf automake libtool pkg-config libdbi-dev libdbd-sqlite
  libdbd-pgsql libdbd-mysql libxml2-dev libxml2-utils libjansson-dev libcurl4-openssl-dev
  libmicrohttpd-dev libcmocka-dev libssl-dev libsqlite3-dev sqlite3 valgrind"
 # The test suite also runs on real PostgreSQL and MariaDB servers.
-[ "$what" = test ] && packages="$packages postgresql mariadb-server"
+[ "$what" = test ] && packages="$packages postgresql mariadb-server locales"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||

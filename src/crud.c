@@ -763,10 +763,7 @@ static void struct_fill(const dbsync_table *table, dbsync_value *values, void *r
             memcpy(f, &v->u.s, sizeof v->u.s);
             v->u.s = NULL;
             break;
-        case DBSYNC_TYPE_BLOB:
-            if (v->u.blob.data && v->u.blob.len == 0) {
-                /* keep data non-NULL: an empty blob is not NULL */
-            }
+        case DBSYNC_TYPE_BLOB: /* an empty blob keeps a non-NULL data pointer */
             memcpy(f, &v->u.blob, sizeof v->u.blob);
             v->u.blob.data = NULL;
             break;

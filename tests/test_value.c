@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 
 #include "internal.h"
@@ -218,6 +219,36 @@ static void test_value__check(void **state)
     assert_int_equal(dbsync_value_format(&s, &bad), DBSYNC_EINVALID);
 }
 
+/* Reals are read and written in the C locale whatever the application's
+ * locale (tests/locale.sh runs this with a comma-decimal locale built). */
+static void test_value__locale(void **state)
+{
+    (void)state;
+    const char *locales[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR"};
+    const char *set = NULL;
+    for (size_t i = 0; i < sizeof locales / sizeof locales[0] && !set; i++)
+        set = setlocale(LC_ALL, locales[i]);
+    if (!set) {
+        if (getenv("DBSYNC_TEST_LOCALE_REQUIRED"))
+            fail_msg("no comma-decimal locale could be set");
+        skip();
+    }
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 0.5);
+    assert_string_equal(probe, "0,5"); /* the locale really is in effect */
+    dbsync_column c = col(DBSYNC_TYPE_REAL, 0);
+    dbsync_value v;
+    int rc = dbsync_value_parse(&v, NULL, &c, "2.5", NULL);
+    char *out = NULL;
+    if (!rc)
+        rc = dbsync_value_format(&out, &v);
+    setlocale(LC_ALL, "C");
+    assert_int_equal(rc, DBSYNC_OK);
+    assert_true(v.u.r == 2.5);
+    assert_string_equal(out, "2.5");
+    free(out);
+}
+
 static void test_value__copy_equal(void **state)
 {
     (void)state;
@@ -267,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_value__text),      cmocka_unit_test(test_value__blob),
         cmocka_unit_test(test_value__dates),     cmocka_unit_test(test_value__check),
         cmocka_unit_test(test_value__copy_equal), cmocka_unit_test(test_value__hex_and_ints),
+        cmocka_unit_test(test_value__locale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
