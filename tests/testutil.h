@@ -21,88 +21,10 @@
 
 #ifndef TEST_SRCDIR
 #define TEST_SRCDIR "."
-/*
- * Opens the database a test runs on: a fresh SQLite file in dir, or, when
- * DBSYNC_TEST_URL is set (tests/backend.sh sets it), that server database
- * with every table of the schema and the sync_* tables dropped first.
- * Fails the test on error. Include <dbsync/dbsync.h> before this header.
- */
-#ifdef DBSYNC_DBSYNC_H
-static inline dbsync_conn *tu_open(const char *dir, const char *file, const dbsync_schema *schema)
-{
-    dbsync_conn *c;
-    dbsync_error err;
-    const char *url = getenv("DBSYNC_TEST_URL");
-    if (url && *url) {
-        if (dbsync_conn_open(&c, url, schema, &err))
-            fail_msg("open %s: %s", url, err.message);
-        int pg = !strcmp(dbsync_conn_backend(c), "pgsql");
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 0");
-        const char *sync_tables[] = {"sync_operations", "sync_versions", "sync_nodes",
-                                     "sync_content_types"};
-        for (size_t i = 0; i < schema->n_tables + 4; i++) {
-            const char *name = i < schema->n_tables ? schema->tables[i].name
-                                                    : sync_tables[i - schema->n_tables];
-            char sql[256];
-            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %c%s%c%s", pg ? '"' : '`', name,
-                     pg ? '"' : '`', pg ? " CASCADE" : "");
-            if (dbsync_conn_exec(c, sql))
-                fail_msg("%s: %s", sql, dbsync_conn_error(c)->message);
-        }
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 1");
-    } else if (dbsync_conn_open(&c, tu_sqlite_url(dir, file), schema, &err)) {
-        fail_msg("open: %s", err.message);
-    }
-    if (dbsync_conn_create_all(c))
-        fail_msg("create_all: %s", dbsync_conn_error(c)->message);
-    return c;
-}
-#endif
 
 #endif
 #ifndef TEST_BUILDDIR
 #define TEST_BUILDDIR "."
-/*
- * Opens the database a test runs on: a fresh SQLite file in dir, or, when
- * DBSYNC_TEST_URL is set (tests/backend.sh sets it), that server database
- * with every table of the schema and the sync_* tables dropped first.
- * Fails the test on error. Include <dbsync/dbsync.h> before this header.
- */
-#ifdef DBSYNC_DBSYNC_H
-static inline dbsync_conn *tu_open(const char *dir, const char *file, const dbsync_schema *schema)
-{
-    dbsync_conn *c;
-    dbsync_error err;
-    const char *url = getenv("DBSYNC_TEST_URL");
-    if (url && *url) {
-        if (dbsync_conn_open(&c, url, schema, &err))
-            fail_msg("open %s: %s", url, err.message);
-        int pg = !strcmp(dbsync_conn_backend(c), "pgsql");
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 0");
-        const char *sync_tables[] = {"sync_operations", "sync_versions", "sync_nodes",
-                                     "sync_content_types"};
-        for (size_t i = 0; i < schema->n_tables + 4; i++) {
-            const char *name = i < schema->n_tables ? schema->tables[i].name
-                                                    : sync_tables[i - schema->n_tables];
-            char sql[256];
-            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %c%s%c%s", pg ? '"' : '`', name,
-                     pg ? '"' : '`', pg ? " CASCADE" : "");
-            if (dbsync_conn_exec(c, sql))
-                fail_msg("%s: %s", sql, dbsync_conn_error(c)->message);
-        }
-        if (!pg)
-            dbsync_conn_exec(c, "SET FOREIGN_KEY_CHECKS = 1");
-    } else if (dbsync_conn_open(&c, tu_sqlite_url(dir, file), schema, &err)) {
-        fail_msg("open: %s", err.message);
-    }
-    if (dbsync_conn_create_all(c))
-        fail_msg("create_all: %s", dbsync_conn_error(c)->message);
-    return c;
-}
-#endif
 
 #endif
 
