@@ -21,11 +21,9 @@
 
 #ifndef TEST_SRCDIR
 #define TEST_SRCDIR "."
-
 #endif
 #ifndef TEST_BUILDDIR
 #define TEST_BUILDDIR "."
-
 #endif
 
 /* Returns a path in a static rotating buffer: TEST_SRCDIR "/" rel. */
