@@ -30,8 +30,12 @@ typedef struct dbsync__dialect {
     int (*configure)(dbi_conn dbi, const dbsync__url *url, dbsync_error *err);
     /* Runs once after connecting (pragmas, session settings). */
     int (*after_connect)(dbsync_conn *conn, const dbsync__url *url);
-    /* The DDL type of a column (no NULL/DEFAULT clause). */
-    void (*column_type)(dbsync__buf *sql, const dbsync_column *col);
+    /* DDL types, indexed by dbsync_type. The decimal one is a printf format
+     * taking precision and scale; text_sized (format taking the length) is
+     * used for text with a length up to text_sized_max, when not NULL. */
+    const char *types[DBSYNC_TYPE_DATETIME + 1];
+    const char *text_sized;
+    unsigned text_sized_max;
     /* An expression reading the column in its text/integer form (see crud.c);
      * index is the column's position, for a unique alias. */
     void (*select_column)(dbsync__buf *sql, const dbsync_column *col, const char *qualified,

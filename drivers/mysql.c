@@ -25,42 +25,6 @@ static int my_after_connect(dbsync_conn *conn, const dbsync__url *url)
                         "setting sql_mode");
 }
 
-static void my_column_type(dbsync__buf *sql, const dbsync_column *col)
-{
-    switch (col->type) {
-    case DBSYNC_TYPE_INTEGER:
-        dbsync__buf_puts(sql, "BIGINT");
-        break;
-    case DBSYNC_TYPE_BOOLEAN:
-        dbsync__buf_puts(sql, "BOOLEAN");
-        break;
-    case DBSYNC_TYPE_REAL:
-        dbsync__buf_puts(sql, "DOUBLE");
-        break;
-    case DBSYNC_TYPE_DECIMAL:
-        dbsync__buf_printf(sql, "DECIMAL(%u,%u)", col->precision, col->scale);
-        break;
-    case DBSYNC_TYPE_TEXT:
-        if (col->length && col->length <= 16000)
-            dbsync__buf_printf(sql, "VARCHAR(%u)", col->length);
-        else
-            dbsync__buf_puts(sql, "LONGTEXT");
-        break;
-    case DBSYNC_TYPE_BLOB:
-        dbsync__buf_puts(sql, "LONGBLOB");
-        break;
-    case DBSYNC_TYPE_DATE:
-        dbsync__buf_puts(sql, "DATE");
-        break;
-    case DBSYNC_TYPE_TIME:
-        dbsync__buf_puts(sql, "TIME(6)");
-        break;
-    case DBSYNC_TYPE_DATETIME:
-        dbsync__buf_puts(sql, "DATETIME(6)");
-        break;
-    }
-}
-
 static void my_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q,
                              unsigned index)
 {
@@ -112,7 +76,10 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .create_table_suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     .configure = dbsync__network_configure,
     .after_connect = my_after_connect,
-    .column_type = my_column_type,
+    .types = {NULL, "BIGINT", "BOOLEAN", "DOUBLE", "DECIMAL(%u,%u)", "LONGTEXT", "LONGBLOB", "DATE",
+              "TIME(6)", "DATETIME(6)"},
+    .text_sized = "VARCHAR(%u)",
+    .text_sized_max = 16000, /* longer VARCHARs do not fit MySQL's row size */
     .select_column = my_select_column,
     .real_literal = NULL,
     .blob_literal = dbsync__hex_blob_literal,

@@ -45,42 +45,6 @@ static int pg_after_connect(dbsync_conn *conn, const dbsync__url *url)
     return rc;
 }
 
-static void pg_column_type(dbsync__buf *sql, const dbsync_column *col)
-{
-    switch (col->type) {
-    case DBSYNC_TYPE_INTEGER:
-        dbsync__buf_puts(sql, "BIGINT");
-        break;
-    case DBSYNC_TYPE_BOOLEAN:
-        dbsync__buf_puts(sql, "BOOLEAN");
-        break;
-    case DBSYNC_TYPE_REAL:
-        dbsync__buf_puts(sql, "DOUBLE PRECISION");
-        break;
-    case DBSYNC_TYPE_DECIMAL:
-        dbsync__buf_printf(sql, "NUMERIC(%u,%u)", col->precision, col->scale);
-        break;
-    case DBSYNC_TYPE_TEXT:
-        if (col->length)
-            dbsync__buf_printf(sql, "VARCHAR(%u)", col->length);
-        else
-            dbsync__buf_puts(sql, "TEXT");
-        break;
-    case DBSYNC_TYPE_BLOB:
-        dbsync__buf_puts(sql, "BYTEA");
-        break;
-    case DBSYNC_TYPE_DATE:
-        dbsync__buf_puts(sql, "DATE");
-        break;
-    case DBSYNC_TYPE_TIME:
-        dbsync__buf_puts(sql, "TIME(6)");
-        break;
-    case DBSYNC_TYPE_DATETIME:
-        dbsync__buf_puts(sql, "TIMESTAMP(6)");
-        break;
-    }
-}
-
 static void pg_select_column(dbsync__buf *sql, const dbsync_column *col, const char *q,
                              unsigned index)
 {
@@ -168,7 +132,10 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .create_table_suffix = "",
     .configure = dbsync__network_configure,
     .after_connect = pg_after_connect,
-    .column_type = pg_column_type,
+    .types = {NULL, "BIGINT", "BOOLEAN", "DOUBLE PRECISION", "NUMERIC(%u,%u)", "TEXT", "BYTEA",
+              "DATE", "TIME(6)", "TIMESTAMP(6)"},
+    .text_sized = "VARCHAR(%u)",
+    .text_sized_max = 10485760,
     .select_column = pg_select_column,
     .real_literal = NULL,
     .blob_literal = pg_blob_literal,

@@ -124,25 +124,6 @@ static int sqlite_after_connect(dbsync_conn *conn, const dbsync__url *url)
     return rc;
 }
 
-static void sqlite_column_type(dbsync__buf *sql, const dbsync_column *col)
-{
-    switch (col->type) {
-    case DBSYNC_TYPE_INTEGER:
-    case DBSYNC_TYPE_BOOLEAN:
-        dbsync__buf_puts(sql, "INTEGER");
-        break;
-    case DBSYNC_TYPE_REAL:
-        dbsync__buf_puts(sql, "REAL");
-        break;
-    case DBSYNC_TYPE_BLOB:
-        dbsync__buf_puts(sql, "BLOB");
-        break;
-    default:
-        dbsync__buf_puts(sql, "TEXT");
-        break;
-    }
-}
-
 /*
  * SQLite parses decimal text with long double arithmetic, which is not
  * always correctly rounded (and where long double is double, as under
@@ -291,7 +272,10 @@ const dbsync__dialect dbsync__dialect_sqlite3 = {
     .create_table_suffix = "",
     .configure = sqlite_configure,
     .after_connect = sqlite_after_connect,
-    .column_type = sqlite_column_type,
+    /* decimals, dates and times as TEXT: see the top of this file */
+    .types = {NULL, "INTEGER", "INTEGER", "REAL", "TEXT", "TEXT", "BLOB", "TEXT", "TEXT", "TEXT"},
+    .text_sized = NULL,
+    .text_sized_max = 0,
     .select_column = sqlite_select_column,
     .real_literal = sqlite_real_literal,
     .blob_literal = dbsync__hex_blob_literal,

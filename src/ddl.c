@@ -81,6 +81,17 @@ static int table_exists(dbsync_conn *conn, const char *name, bool *exists)
     return DBSYNC_OK;
 }
 
+static void column_type(const dbsync__dialect *d, dbsync__buf *b, const dbsync_column *c)
+{
+    if (c->type == DBSYNC_TYPE_DECIMAL)
+        dbsync__buf_printf(b, d->types[c->type], c->precision, c->scale);
+    else if (c->type == DBSYNC_TYPE_TEXT && c->length && d->text_sized &&
+             c->length <= d->text_sized_max)
+        dbsync__buf_printf(b, d->text_sized, c->length);
+    else
+        dbsync__buf_puts(b, d->types[c->type]);
+}
+
 static void key_columns(dbsync_conn *conn, dbsync__buf *b, const dbsync_table *t, const dbsync_key *k)
 {
     dbsync__buf_putc(b, '(');
@@ -146,7 +157,7 @@ static int create_table(dbsync_conn *conn, const dbsync_schema *s, const dbsync_
             dbsync__buf_puts(&b, conn->dialect->pk_ddl);
             continue;
         }
-        conn->dialect->column_type(&b, c);
+        column_type(conn->dialect, &b, c);
         if (!(c->flags & DBSYNC_COLUMN_NULLABLE))
             dbsync__buf_puts(&b, " NOT NULL");
         if (c->default_value) {
