@@ -69,6 +69,7 @@ struct dbsync_conn {
     size_t n_ops;
     size_t cap_ops;
     dbsync__buf sql; /* reusable statement text */
+    void *http;      /* the client's kept libcurl handle (http.c), or NULL */
 };
 
 /* Copies a driver message as one line: runs of newlines, tabs and spaces

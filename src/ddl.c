@@ -23,11 +23,16 @@ static const unsigned content_types_u0[] = {1};
 static const dbsync_key content_types_uniques[] = {
     {"sync_content_types_table_name_key", 1, content_types_u0, 0}};
 
+/* On a server: every registered node, with the last push it accepted from
+ * it (a retried push is recognized by its id). On a client: its own
+ * identity, is_self true. */
 static const dbsync_column nodes_cols[] = {
     COL("node_id", DBSYNC_TYPE_INTEGER, PK),
     COL("registered", DBSYNC_TYPE_DATETIME, NUL),
     COL("secret", DBSYNC_TYPE_TEXT, NUL),
     COL("is_self", DBSYNC_TYPE_BOOLEAN, 0),
+    COL("last_push_id", DBSYNC_TYPE_TEXT, NUL),
+    COL("last_push_version", DBSYNC_TYPE_INTEGER, NUL),
 };
 
 static const dbsync_column versions_cols[] = {
@@ -52,7 +57,7 @@ static const dbsync_key operations_indexes[] = {
 
 const dbsync_table dbsync__sync_tables[] = {
     {"sync_content_types", 0, 2, content_types_cols, 0, 1, content_types_uniques, 0, NULL, 0, 0},
-    {"sync_nodes", 0, 4, nodes_cols, 0, 0, NULL, 0, NULL, 0, 0},
+    {"sync_nodes", 0, 6, nodes_cols, 0, 0, NULL, 0, NULL, 0, 0},
     {"sync_versions", 0, 3, versions_cols, 0, 0, NULL, 0, NULL, 0, 0},
     {"sync_operations", 0, 5, operations_cols, 3, 0, NULL, 1, operations_indexes, 0, 0},
 };
@@ -108,19 +113,6 @@ static void key_columns(dbsync_conn *conn, dbsync__buf *b, const dbsync_table *t
     dbsync__buf_putc(b, ')');
 }
 
-static const char *on_delete_sql(dbsync_on_delete od)
-{
-    switch (od) {
-    case DBSYNC_ON_DELETE_CASCADE:
-        return "CASCADE";
-    case DBSYNC_ON_DELETE_SET_NULL:
-        return "SET NULL";
-    default:
-        /* NO ACTION: same as RESTRICT at statement end, but deferrable. */
-        return "NO ACTION";
-    }
-}
-
 static void foreign_key(dbsync_conn *conn, dbsync__buf *b, const dbsync_schema *s,
                         const dbsync_column *c)
 {
@@ -131,7 +123,11 @@ static void foreign_key(dbsync_conn *conn, dbsync__buf *b, const dbsync_schema *
     dbsync__quote_ident(conn, b, p->name);
     dbsync__buf_putc(b, '(');
     dbsync__quote_ident(conn, b, p->columns[p->primary_key].name);
-    dbsync__buf_printf(b, ") ON DELETE %s", on_delete_sql(c->on_delete));
+    /* NO ACTION whatever the schema's on-delete: dbsync carries out cascades
+     * and set-null itself so that each change is logged, and a merge or a
+     * push can delete and re-insert rows (unique swaps) with the checks
+     * deferred to commit, which a database-side cascade would defeat. */
+    dbsync__buf_puts(b, ") ON DELETE NO ACTION");
     dbsync__buf_puts(b, conn->dialect->fk_suffix);
 }
 
