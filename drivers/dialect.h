@@ -57,8 +57,14 @@ typedef struct dbsync__dialect {
     int (*write_ops)(dbsync_conn *conn, const struct dbsync__pending_op *ops, size_t n);
     /* Takes the database-wide write lock for the current transaction. */
     int (*write_lock)(dbsync_conn *conn);
-    /* Statement deferring foreign-key checks to commit, inside a transaction. */
+    /* Statement deferring foreign-key checks to commit, inside a transaction,
+     * and the one undoing it after the transaction (NULL when the deferral
+     * ends with the transaction by itself). */
     const char *defer_fk_sql;
+    const char *defer_fk_end_sql;
+    /* A failed statement aborts the whole transaction (PostgreSQL): a
+     * statement that may fail is then run under a savepoint. */
+    bool error_aborts_transaction;
     /* Statements turning foreign-key checks off and back on, outside transactions. */
     const char *fk_off_sql;
     const char *fk_on_sql;

@@ -89,6 +89,8 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .write_ops = NULL,
     .write_lock = my_write_lock,
     .defer_fk_sql = "SET FOREIGN_KEY_CHECKS = 0",
+    .defer_fk_end_sql = "SET FOREIGN_KEY_CHECKS = 1",
+    .error_aborts_transaction = false,
     .fk_off_sql = "SET FOREIGN_KEY_CHECKS = 0",
     .fk_on_sql = "SET FOREIGN_KEY_CHECKS = 1",
     .classify_error = my_classify,

@@ -145,6 +145,8 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .write_ops = NULL,
     .write_lock = pg_write_lock,
     .defer_fk_sql = "SET CONSTRAINTS ALL DEFERRED",
+    .defer_fk_end_sql = NULL,
+    .error_aborts_transaction = true,
     .fk_off_sql = "SET session_replication_role = replica",
     .fk_on_sql = "SET session_replication_role = DEFAULT",
     .classify_error = pg_classify,

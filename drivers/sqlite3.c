@@ -285,6 +285,8 @@ const dbsync__dialect dbsync__dialect_sqlite3 = {
     .write_ops = sqlite_write_ops,
     .write_lock = sqlite_write_lock,
     .defer_fk_sql = "PRAGMA defer_foreign_keys=ON",
+    .defer_fk_end_sql = NULL,
+    .error_aborts_transaction = false,
     .fk_off_sql = "PRAGMA foreign_keys=OFF",
     .fk_on_sql = "PRAGMA foreign_keys=ON",
     .classify_error = sqlite_classify,

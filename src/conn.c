@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "http.h"
 #include "schema_internal.h"
 
 const dbsync__dialect *dbsync__dialect_find(const char *scheme)
@@ -271,6 +272,7 @@ void dbsync_conn_close(dbsync_conn *conn)
         return;
     if (conn->in_tx)
         dbsync_conn_rollback(conn);
+    dbsync__http_close(conn);
     free_table_info(conn);
     if (conn->dbi)
         dbi_conn_close(conn->dbi);

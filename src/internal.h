@@ -18,11 +18,6 @@
 #define DBSYNC__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define DBSYNC__PRINTF(f, a)
-/* Decimal text normalized to exactly `scale` fractional digits (caller frees);
- * NULL with a reason in why when it does not fit precision/scale or is not a number. */
-char *dbsync__decimal_normalize(const char *text, unsigned precision, unsigned scale, char *why,
-                                size_t whylen);
-
 #endif
 
 /* A growable NUL-terminated buffer. On allocation failure it sticks in a

@@ -12,6 +12,8 @@
 #include <dbsync/conn.h>
 #include <dbsync/crud.h>
 #include <dbsync/oplog.h>
+#include <dbsync/sync.h>
+#include <dbsync/server.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -87,7 +87,7 @@ int dbsync_sync(dbsync_conn *conn, const char *server_url, const dbsync_client_o
  */
 int dbsync_repair(dbsync_conn *conn, const char *server_url, const dbsync_client_options *opts);
 
-/** Callback of dbsync_query(): one row of the table (values valid during the call). */
+/** Callback of dbsync_query_remote(): one row of the table (values valid during the call). */
 typedef int (*dbsync_row_cb)(const dbsync_table *table, const dbsync_value *values, void *payload);
 
 /**
@@ -96,9 +96,9 @@ typedef int (*dbsync_row_cb)(const dbsync_table *table, const dbsync_value *valu
  * local database. @return DBSYNC_OK, the callback's non-zero value,
  * DBSYNC_EINVALID, DBSYNC_ENET, DBSYNC_ERROR
  */
-int dbsync_query(dbsync_conn *conn, const char *server_url, const dbsync_table *table,
-                 const dbsync_filter *filters, size_t n_filters, dbsync_row_cb cb, void *payload,
-                 const dbsync_client_options *opts);
+int dbsync_query_remote(dbsync_conn *conn, const char *server_url, const dbsync_table *table,
+                        const dbsync_filter *filters, size_t n_filters, dbsync_row_cb cb,
+                        void *payload, const dbsync_client_options *opts);
 
 #ifdef __cplusplus
 }
