@@ -62,6 +62,9 @@ typedef struct dbsync__dialect {
      * ends with the transaction by itself). */
     const char *defer_fk_sql;
     const char *defer_fk_end_sql;
+    /* Deferring skips the checks instead of running them at commit: the
+     * writer then checks the references of what it wrote itself. */
+    bool deferred_fk_unchecked;
     /* A failed statement aborts the whole transaction (PostgreSQL): a
      * statement that may fail is then run under a savepoint. */
     bool error_aborts_transaction;

@@ -4,7 +4,7 @@
  * DATE, TIME(6), DATETIME(6); values read back through CAST(.. AS CHAR)
  * and HEX() so nothing depends on the driver's conversions. Keys on
  * unbounded text use a 255-character prefix (MySQL cannot index LONGTEXT
- * whole): give such columns a length. Pushes serialize on GET_LOCK.
+ * whole): give such columns a length. Pushes serialize on the sync_lock row.
  */
 #include <string.h>
 
@@ -45,9 +45,9 @@ static void my_select_column(dbsync__buf *sql, const dbsync_column *col, const c
 
 static int my_write_lock(dbsync_conn *conn)
 {
-    /* A row lock on the sync_content_types table would do too; GET_LOCK is
-     * released when the connection ends, so a crashed daemon frees it. */
-    return dbsync__exec(conn, "SELECT GET_LOCK('dbsync.write', 60)", "taking the write lock");
+    /* A row lock lives as long as the transaction, whatever ends it. */
+    return dbsync__exec(conn, "SELECT id FROM sync_lock WHERE id = 1 FOR UPDATE",
+                        "taking the write lock");
 }
 
 static int my_classify(const char *m)
@@ -91,6 +91,7 @@ const dbsync__dialect dbsync__dialect_mysql = {
     .defer_fk_sql = "SET FOREIGN_KEY_CHECKS = 0",
     .defer_fk_end_sql = "SET FOREIGN_KEY_CHECKS = 1",
     .error_aborts_transaction = false,
+    .deferred_fk_unchecked = true, /* FOREIGN_KEY_CHECKS=0 skips, not defers */
     .fk_off_sql = "SET FOREIGN_KEY_CHECKS = 0",
     .fk_on_sql = "SET FOREIGN_KEY_CHECKS = 1",
     .classify_error = my_classify,

@@ -41,7 +41,7 @@ static int pg_after_connect(dbsync_conn *conn, const dbsync__url *url)
     (void)url;
     int rc = dbsync__exec(conn, "SET extra_float_digits = 3", "setting extra_float_digits");
     if (!rc)
-        rc = dbsync__exec(conn, "SET client_min_messages = warning", "setting client_min_messages");
+        rc = dbsync__exec(conn, "SET client_min_messages = error", "setting client_min_messages");
     return rc;
 }
 
@@ -146,6 +146,7 @@ const dbsync__dialect dbsync__dialect_pgsql = {
     .write_lock = pg_write_lock,
     .defer_fk_sql = "SET CONSTRAINTS ALL DEFERRED",
     .defer_fk_end_sql = NULL,
+    .deferred_fk_unchecked = false,
     .error_aborts_transaction = true,
     .fk_off_sql = "SET session_replication_role = replica",
     .fk_on_sql = "SET session_replication_role = DEFAULT",

@@ -286,6 +286,7 @@ const dbsync__dialect dbsync__dialect_sqlite3 = {
     .write_lock = sqlite_write_lock,
     .defer_fk_sql = "PRAGMA defer_foreign_keys=ON",
     .defer_fk_end_sql = NULL,
+    .deferred_fk_unchecked = false,
     .error_aborts_transaction = false,
     .fk_off_sql = "PRAGMA foreign_keys=OFF",
     .fk_on_sql = "PRAGMA foreign_keys=ON",

@@ -55,11 +55,17 @@ static const dbsync_key operations_indexes[] = {
     {"sync_operations_version_id_idx", 1, operations_i0, 0},
 };
 
+/* One row, locked FOR UPDATE by the backends that serialize pushes on a row. */
+static const dbsync_column lock_cols[] = {
+    COL("id", DBSYNC_TYPE_INTEGER, PK),
+};
+
 const dbsync_table dbsync__sync_tables[] = {
     {"sync_content_types", 0, 2, content_types_cols, 0, 1, content_types_uniques, 0, NULL, 0, 0},
     {"sync_nodes", 0, 6, nodes_cols, 0, 0, NULL, 0, NULL, 0, 0},
     {"sync_versions", 0, 3, versions_cols, 0, 0, NULL, 0, NULL, 0, 0},
     {"sync_operations", 0, 5, operations_cols, 3, 0, NULL, 1, operations_indexes, 0, 0},
+    {"sync_lock", 0, 1, lock_cols, 0, 0, NULL, 0, NULL, 0, 0},
 };
 const size_t dbsync__n_sync_tables = sizeof dbsync__sync_tables / sizeof dbsync__sync_tables[0];
 
@@ -299,6 +305,19 @@ int dbsync_conn_create_all(dbsync_conn *conn)
                 rc = add_foreign_keys(conn, s, &s->tables[t]);
     if (!rc)
         rc = register_content_types(conn);
+    if (!rc) {
+        int64_t n = 0;
+        dbi_result r = dbsync__query(conn, "SELECT COUNT(*) FROM sync_lock", "reading the lock row");
+        if (!r) {
+            rc = DBSYNC_ERROR;
+        } else {
+            if (dbi_result_next_row(r))
+                n = (int64_t)dbi_result_get_as_longlong_idx(r, 1);
+            dbi_result_free(r);
+            if (n == 0)
+                rc = dbsync__exec(conn, "INSERT INTO sync_lock (id) VALUES (1)", "creating the lock row");
+        }
+    }
 done:
     free(created);
     if (tx) {

@@ -176,6 +176,8 @@ struct dbsync__writer {
     size_t nd, capd;
     int64_t written;
     dbsync__buf sql;
+    dbsync__objmap touched; /* (table, key) -> 1 written, 2 deleted; kept when
+                               the backend does not check deferred references */
 };
 
 dbsync__writer *dbsync__writer_new(dbsync_conn *conn)
@@ -229,6 +231,7 @@ void dbsync__writer_free(dbsync__writer *w)
     free(w->q);
     free(w->d);
     dbsync__buf_free(&w->sql);
+    dbsync__objmap_free(&w->touched);
     free(w);
 }
 
@@ -509,10 +512,20 @@ static int flush_queue(dbsync__writer *w)
     return rc;
 }
 
+static int touch(dbsync__writer *w, unsigned t, int64_t id, intptr_t how)
+{
+    if (!w->conn->dialect->deferred_fk_unchecked)
+        return DBSYNC_OK;
+    return dbsync__objmap_put(&w->touched, t, id, how) ? dbsync__error_nomem(&w->conn->error)
+                                                       : DBSYNC_OK;
+}
+
 int dbsync__writer_put(dbsync__writer *w, unsigned t, const dbsync_value *values)
 {
     const dbsync_table *table = &w->conn->schema->tables[t];
     int64_t id = values[table->primary_key].u.i;
+    if (touch(w, t, id, 1))
+        return DBSYNC_ERROR;
     forget_displaced(w, t, id);
     if (w->nq && (w->table != t || w->nq == BATCH)) {
         int rc = flush_queue(w);
@@ -537,7 +550,9 @@ int dbsync__writer_put(dbsync__writer *w, unsigned t, const dbsync_value *values
 
 int dbsync__writer_delete(dbsync__writer *w, unsigned t, int64_t id)
 {
-    int rc = flush_queue(w);
+    int rc = touch(w, t, id, 2);
+    if (!rc)
+        rc = flush_queue(w);
     if (rc)
         return rc;
     forget_displaced(w, t, id);
@@ -549,6 +564,71 @@ int dbsync__writer_delete(dbsync__writer *w, unsigned t, int64_t id)
     rc = dbsync__exec(conn, sql, "deleting a row");
     if (!rc)
         w->written++;
+    return rc;
+}
+
+/* The references the database did not check: rows written must point at
+ * rows that exist; rows deleted must have no row pointing at them. */
+static int verify_references(dbsync__writer *w)
+{
+    dbsync_conn *conn = w->conn;
+    const dbsync_schema *s = conn->schema;
+    int rc = DBSYNC_OK;
+    for (int how = 1; !rc && how <= 2; how++)
+        for (size_t t = 0; !rc && t < s->n_tables; t++) {
+            /* the keys of this table touched this way */
+            dbsync__buf ids = DBSYNC__BUF_INIT;
+            size_t n = 0;
+            for (size_t i = 0; i < w->touched.cap; i++)
+                if (w->touched.slots[i].table == t + 1 && w->touched.slots[i].value == how) {
+                    if (n++)
+                        dbsync__buf_putc(&ids, ',');
+                    dbsync__buf_put_int64(&ids, w->touched.slots[i].id);
+                }
+            const dbsync_table *table = &s->tables[t];
+            const dbsync__table_info *info = &conn->tables[t];
+            for (size_t c = 0; n && !rc && how == 1 && c < table->n_columns; c++) {
+                const dbsync_column *col = &table->columns[c];
+                if (col->ref_table < 0)
+                    continue;
+                const dbsync__table_info *pi = &conn->tables[col->ref_table];
+                const dbsync_table *pt = &s->tables[col->ref_table];
+                dbsync__buf_reset(&w->sql);
+                dbsync__buf_printf(&w->sql,
+                                   "SELECT c.%s FROM %s c WHERE c.%s IN (%s) AND c.%s IS NOT NULL "
+                                   "AND NOT EXISTS (SELECT 1 FROM %s p WHERE p.%s = c.%s) LIMIT 1",
+                                   info->qcols[table->primary_key], info->qname,
+                                   info->qcols[table->primary_key], ids.data, info->qcols[c],
+                                   pi->qname, pi->qcols[pt->primary_key], info->qcols[c]);
+                int64_t bad = 0;
+                rc = w->sql.oom || ids.oom ? dbsync__error_nomem(&conn->error)
+                                           : dbsync__query_int(conn, w->sql.data, &bad);
+                if (!rc && bad)
+                    rc = dbsync__error_set(&conn->error, DBSYNC_ECONFLICT, DBSYNC_ECLASS_SYNC,
+                                           "row %lld of %s refers by %s to a %s row that does "
+                                           "not exist",
+                                           (long long)bad, table->name, col->name, pt->name);
+            }
+            for (size_t k = 0; n && !rc && how == 2 && k < info->n_children; k++) {
+                const dbsync__child *ch = &info->children[k];
+                const dbsync_table *ct = &s->tables[ch->table];
+                const dbsync__table_info *ci = &conn->tables[ch->table];
+                dbsync__buf_reset(&w->sql);
+                dbsync__buf_printf(&w->sql, "SELECT %s FROM %s WHERE %s IN (%s) LIMIT 1",
+                                   ci->qcols[ct->primary_key], ci->qname, ci->qcols[ch->column],
+                                   ids.data);
+                int64_t bad = 0;
+                rc = w->sql.oom || ids.oom ? dbsync__error_nomem(&conn->error)
+                                           : dbsync__query_int(conn, w->sql.data, &bad);
+                if (!rc && bad)
+                    rc = dbsync__error_set(&conn->error, DBSYNC_ECONFLICT, DBSYNC_ECLASS_SYNC,
+                                           "a deleted %s row is still referenced by row %lld of "
+                                           "%s (column %s)",
+                                           table->name, (long long)bad, ct->name,
+                                           ct->columns[ch->column].name);
+            }
+            dbsync__buf_free(&ids);
+        }
     return rc;
 }
 
@@ -586,5 +666,7 @@ int dbsync__writer_finish(dbsync__writer *w)
         }
         free_row(table, d.values);
     }
+    if (!rc && conn->dialect->deferred_fk_unchecked)
+        rc = verify_references(w);
     return rc;
 }

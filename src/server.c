@@ -323,9 +323,7 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *body, int64
         }
     }
     if (dbsync__writer_finish(w)) {
-        rc = fail(out, conn->error.code == DBSYNC_ECONFLICT ? 409 : 422,
-                  conn->error.code == DBSYNC_ECONFLICT ? "unique_conflict" : "cannot_apply",
-                  "push: %s", conn->error.message);
+        rc = fail(out, 422, "cannot_apply", "push: %s", conn->error.message);
         goto done;
     }
     /* The version, and the operations stored under it. */

@@ -64,11 +64,13 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The server's database: a fresh SQLite file, or the server database of
+ * DBSYNC_TEST_URL emptied (tests/backend.sh: PostgreSQL, MariaDB). */
 static ts_server *server(void)
 {
     char file[64];
     snprintf(file, sizeof file, "server%d.db", ++counter);
-    return ts_start(tu_sqlite_url(dir, file), schema, NULL);
+    return ts_start_conn(tu_open(dir, file, schema), schema, NULL);
 }
 
 static dbsync_conn *node(ts_server *ts)

@@ -112,17 +112,14 @@ static void ts_done(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Starts a server on a database (url) with the schema. */
-static ts_server *ts_start(const char *db_url, dbsync_schema *schema,
-                           const dbsync_server_options *opts)
+/* Starts a server on an open connection (which it then owns), tables created. */
+static inline ts_server *ts_start_conn(dbsync_conn *conn, dbsync_schema *schema,
+                                const dbsync_server_options *opts)
 {
     ts_server *ts = calloc(1, sizeof *ts);
     dbsync_error err;
     ts->schema = schema;
-    if (dbsync_conn_open(&ts->conn, db_url, schema, &err))
-        fail_msg("server open: %s", err.message);
-    if (dbsync_conn_create_all(ts->conn))
-        fail_msg("server create_all: %s", dbsync_conn_error(ts->conn)->message);
+    ts->conn = conn;
     if (dbsync_server_new(&ts->srv, schema, opts, &err))
         fail_msg("server new: %s", err.message);
     /* loopback only, a free port */
@@ -139,6 +136,19 @@ static ts_server *ts_start(const char *db_url, dbsync_schema *schema,
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(ts->mhd, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(ts->url, sizeof ts->url, "http://127.0.0.1:%u", (unsigned)info->port);
     return ts;
+}
+
+/* Starts a server on a database (url) with the schema. */
+static inline ts_server *ts_start(const char *db_url, dbsync_schema *schema,
+                           const dbsync_server_options *opts)
+{
+    dbsync_conn *conn;
+    dbsync_error err;
+    if (dbsync_conn_open(&conn, db_url, schema, &err))
+        fail_msg("server open: %s", err.message);
+    if (dbsync_conn_create_all(conn))
+        fail_msg("server create_all: %s", dbsync_conn_error(conn)->message);
+    return ts_start_conn(conn, schema, opts);
 }
 
 static void ts_stop(ts_server *ts)
