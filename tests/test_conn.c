@@ -265,7 +265,7 @@ static void test_conn__create_all(void **state)
     expect_pragma(c,
                   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE "
                   "type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name)",
-                  "child,parent,scratch,sync_content_types,sync_nodes,sync_operations,"
+                  "child,parent,scratch,sync_content_types,sync_lock,sync_nodes,sync_operations,"
                   "sync_versions");
     expect_pragma(c, "SELECT COUNT(*) FROM sync_content_types", "2"); /* synced tables only */
     char sql[200];
