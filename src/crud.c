@@ -665,6 +665,9 @@ int dbsync_row_get(dbsync_conn *conn, const dbsync_table *table, int64_t id, dbs
     int rc = check_table(conn, table);
     if (rc)
         return rc;
+    /* The log first: it is written through conn->sql too. */
+    if ((rc = dbsync__flush_ops(conn)))
+        return rc;
     unsigned t = dbsync__table_index(conn, table);
     const dbsync__table_info *info = &conn->tables[t];
     dbsync__buf *b = &conn->sql;

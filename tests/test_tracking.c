@@ -509,6 +509,11 @@ static void test_tracking__large_transaction(void **state)
     }
     for (int i = 1; i <= n; i += 2)
         assert_int_equal(dbsync_row_delete(c, customer, i), 0);
+    /* reading a row while operations wait in the buffer */
+    dbsync_value v[16];
+    assert_int_equal(dbsync_row_get(c, customer, 2, v), 0);
+    assert_string_equal(v[1].u.s, "user1");
+    dbsync_row_clear(customer, v);
     dbsync_status st;
     assert_int_equal(dbsync_status_get(c, &st), 0); /* reads its own writes */
     assert_int_equal(st.operations, n + n / 2);
