@@ -9,6 +9,7 @@ rows=${3:-100000}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dbsync-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 "$build/bench/insert" -n "$rows" -o "$tmp/insert.md" "$tmp" >/dev/null
+"$build/bench/sync" "$build/tools/dbsyncd" -n "$rows" -c 1000 -o "$tmp/sync.md" "$tmp" >/dev/null 2>&1
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
     cat <<EOT
@@ -42,6 +43,26 @@ bulk-insert path: the accessor inside one transaction is it.
 
 Target of the foundation issue: tracking costs at most 1.25 times an
 untracked libdbi insert of the same rows.
+
+## Synchronizing (bench/sync)
+
+SQLite nodes and a real \`dbsyncd\` on loopback with an SQLite server
+database; each step in a child process (its peak resident memory is the
+client's) against a fresh daemon (its VmHWM is the server's).
+
+$(cat "$tmp/sync.md")
+
+Targets of the synchronization issue, for comparison: push of 100,000 new
+rows at most 1 s, fresh pull + merge of 100,000 rows at most 1 s, the
+two-way sync with 1,000 conflicting rows on each side at most 0.1 s; peak
+memory at most 32 MiB on the client and 64 MiB on the server. A PouchDB
+client pushing 100,000 small documents to its server over loopback was
+measured at about 20 s and 190 MiB, pulling them at about 19 s (the
+issue's figures, not re-measured here).
+
+Where the time and memory go now: a push builds its whole message (every
+row as JSON) in memory on both sides, which is what the peak memory of the
+push shows; a pull is paged (5,000 objects a page) and stays small.
 EOT
 } >"$out"
 cat "$out"

@@ -41,9 +41,22 @@ int dbsync_server_new(dbsync_server **out, const dbsync_schema *schema,
     s->schema = schema;
     s->opts = *opts;
     if (!s->opts.page_size)
-        s->opts.page_size = 1000;
+        s->opts.page_size = 5000;
     *out = s;
     return DBSYNC_OK;
+}
+
+int dbsync_server_prepare(dbsync_server *server, dbsync_conn *conn)
+{
+    (void)server;
+    char q = conn->dialect->ident_quote;
+    char sql[256];
+    /* IF NOT EXISTS: SQLite, PostgreSQL and MariaDB (not MySQL 8). */
+    snprintf(sql, sizeof sql,
+             "CREATE INDEX IF NOT EXISTS sync_operations_object_idx ON sync_operations "
+             "(content_type_id, row_id, %corder%c)",
+             q, q);
+    return dbsync__exec(conn, sql, "creating the server's index") ? DBSYNC_ERROR : DBSYNC_OK;
 }
 
 void dbsync_server_free(dbsync_server *server)
@@ -656,7 +669,7 @@ again:
         dbsync__buf_reset(&b);
         dbsync__buf_printf(&b,
                            "SELECT content_type_id, row_id, command FROM sync_operations WHERE "
-                           "version_id > %lld AND version_id <= %lld AND (content_type_id > %lld "
+                           "+version_id > %lld AND +version_id <= %lld AND (content_type_id > %lld "
                            "OR (content_type_id = %lld AND row_id > %lld)) ORDER BY "
                            "content_type_id, row_id, %corder%c LIMIT %lld",
                            (long long)since, (long long)upto, (long long)cur_ct, (long long)cur_ct,

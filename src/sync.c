@@ -387,24 +387,30 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     }
     /* Rows that vanished since their operation (deleted around dbsync)
      * cannot be sent: their operations become deletes. */
+    dbsync__objmap present = {0};
+    const char *tname;
+    json_t *section;
+    json_object_foreach(rows, tname, section) {
+        const dbsync_table *t = dbsync_schema_table(s, tname);
+        size_t k;
+        json_t *row;
+        json_array_foreach(json_object_get(section, "rows"), k, row) {
+            if (!rc && dbsync__objmap_put(&present, dbsync__table_index(conn, t),
+                                          (int64_t)json_integer_value(json_array_get(row, t->primary_key)), 1))
+                rc = dbsync__error_nomem(&conn->error);
+        }
+    }
     for (size_t i = 0; !rc && i < json_array_size(ops); i++) {
         json_t *op = json_array_get(ops, i);
         const char *cmd = json_string_value(json_array_get(op, 2));
-        if (cmd[0] == 'd')
-            continue;
-        unsigned t = (unsigned)dbsync__table_by_content_type(conn, (int32_t)json_integer_value(json_array_get(op, 0)));
-        json_t *section = json_object_get(json_object_get(rows, s->tables[t].name), "rows");
+        int t = dbsync__table_by_content_type(conn, (int32_t)json_integer_value(json_array_get(op, 0)));
         int64_t id = (int64_t)json_integer_value(json_array_get(op, 1));
-        bool found = false;
-        size_t k;
-        json_t *row;
-        json_array_foreach(section, k, row) if (json_integer_value(json_array_get(row, s->tables[t].primary_key)) == id) {
-            found = true;
-            break;
-        }
-        if (!found)
+        if (cmd[0] != 'd' && !dbsync__objmap_get(&present, (unsigned)t, id, 0))
             json_array_set_new(op, 2, json_string("d"));
     }
+    dbsync__objmap_free(&present);
+    if (rc)
+        goto done;
     /* The push's id: the same operations give the same id, so a push
      * whose answer was lost is recognized by the server when retried. */
     char push_id[65];
@@ -513,7 +519,7 @@ static int fetch_pages(dbsync_conn *conn, const char *url, const dbsync_client_o
                                   json_pack("[I,I]", (json_int_t)conn->tables[l->objs[i].table].content_type_id,
                                             (json_int_t)l->objs[i].row_id));
     json_t *cursor = json_null();
-    int64_t limit = opts->page_size > 0 ? opts->page_size : 1000, ops = 0;
+    int64_t limit = opts->page_size > 0 ? opts->page_size : 5000, ops = 0;
     *upto = -1;
     int rc = deleted ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
     while (!rc) {
@@ -1017,7 +1023,7 @@ int dbsync_repair(dbsync_conn *conn, const char *server_url, const dbsync_client
         return rc;
     int64_t upto = (int64_t)json_integer_value(json_object_get(start, "upto"));
     json_decref(start);
-    int64_t limit = opts->page_size > 0 ? opts->page_size : 1000, rows_done = 0;
+    int64_t limit = opts->page_size > 0 ? opts->page_size : 5000, rows_done = 0;
     if ((rc = dbsync_conn_begin(conn)))
         return rc;
     if (conn->dialect->defer_fk_sql)
@@ -1136,7 +1142,7 @@ int dbsync_query_remote(dbsync_conn *conn, const char *server_url, const dbsync_
             return dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG,
                                      "query on %s: filter %zu must be a column of the table, equal "
                                      "or IS NULL", table->name, i + 1);
-    int64_t after = 0, limit = opts->page_size > 0 ? opts->page_size : 1000;
+    int64_t after = 0, limit = opts->page_size > 0 ? opts->page_size : 5000;
     dbsync__buf b = DBSYNC__BUF_INIT;
     dbsync_value *v = calloc(table->n_columns, sizeof *v);
     if (!v)

@@ -122,6 +122,8 @@ static inline ts_server *ts_start_conn(dbsync_conn *conn, dbsync_schema *schema,
     ts->conn = conn;
     if (dbsync_server_new(&ts->srv, schema, opts, &err))
         fail_msg("server new: %s", err.message);
+    if (dbsync_server_prepare(ts->srv, conn))
+        fail_msg("server prepare: %s", dbsync_conn_error(conn)->message);
     /* loopback only, a free port */
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);

@@ -47,7 +47,7 @@ typedef int (*dbsync_hook)(dbsync_conn *conn, const dbsync_hook_info *info, char
 /** Options of a server. */
 typedef struct dbsync_server_options {
     unsigned version;          /**< DBSYNC_SERVER_OPTIONS_VERSION */
-    long page_size;            /**< rows per pull/repair page at most; 0: 1000 */
+    long page_size;            /**< rows per pull/repair page at most; 0: 5000 */
     dbsync_hook on_register;   /**< may be NULL */
     dbsync_hook before_push;   /**< may be NULL */
     dbsync_hook after_push;    /**< may be NULL */
@@ -81,6 +81,15 @@ typedef struct dbsync_response {
  */
 int dbsync_server_new(dbsync_server **out, const dbsync_schema *schema,
                       const dbsync_server_options *opts, dbsync_error *err);
+
+/**
+ * Prepares a server's database beyond dbsync_conn_create_all(): the index
+ * pulls read the operations by (idempotent; nodes do not need it, and it
+ * would slow their writes). Call once at start-up; pulls work without it,
+ * only slower. @p server may be NULL (nothing of it is needed yet).
+ * @return DBSYNC_OK or DBSYNC_ERROR (class DB)
+ */
+int dbsync_server_prepare(dbsync_server *server, dbsync_conn *conn);
 
 /** Frees a server; accepts NULL. */
 void dbsync_server_free(dbsync_server *server);

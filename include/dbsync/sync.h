@@ -36,7 +36,7 @@ typedef struct dbsync_client_options {
     long timeout_ms;              /**< whole request; 0: 60000 */
     long connect_timeout_ms;      /**< 0: 10000 */
     int max_tries;                /**< dbsync_sync(): push/pull rounds; 0: 5 */
-    long page_size;               /**< rows per page of pull and repair; 0: 1000 */
+    long page_size;               /**< rows per page of pull and repair; 0: 5000 */
     const char *token;            /**< register: a token for the server's hook; may be NULL */
     const char *ca_file;          /**< HTTPS: a CA bundle instead of the system's; may be NULL */
     dbsync_progress_cb progress;  /**< may be NULL */
