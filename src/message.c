@@ -257,6 +257,102 @@ int dbsync__columns_check(const json_t *columns, const dbsync_table *t, dbsync_e
     return DBSYNC_OK;
 }
 
+/* Appends s as a JSON string; false when s is not UTF-8. */
+static bool json_string_text(dbsync__buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    dbsync__buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            if (c == '"' || c == '\\') {
+                char e[2] = {'\\', (char)c};
+                dbsync__buf_append(b, e, 2);
+            } else if (c < 0x20) {
+                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                dbsync__buf_append(b, e, 6);
+            } else {
+                dbsync__buf_putc(b, (char)c);
+            }
+            p++;
+            continue;
+        }
+        /* a multi-byte sequence: its length, continuation bytes, no
+         * overlong forms, no surrogates, nothing above U+10FFFF */
+        size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+        if (!n || c > 0xF4)
+            return false;
+        for (size_t k = 1; k < n; k++)
+            if ((p[k] & 0xC0) != 0x80)
+                return false;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) || (c == 0xF0 && p[1] < 0x90) ||
+            (c == 0xF4 && p[1] > 0x8F))
+            return false;
+        dbsync__buf_append(b, (const char *)p, n);
+        p += n;
+    }
+    dbsync__buf_putc(b, '"');
+    return true;
+}
+
+int dbsync__value_json_text(dbsync__buf *b, const dbsync_value *v, const dbsync_table *t,
+                            const dbsync_column *c, dbsync_error *err)
+{
+    char buf[40];
+    if (v->is_null) {
+        dbsync__buf_puts(b, "null");
+        return DBSYNC_OK;
+    }
+    switch (v->type) {
+    case DBSYNC_TYPE_INTEGER:
+        dbsync__buf_put_int64(b, v->u.i);
+        return DBSYNC_OK;
+    case DBSYNC_TYPE_BOOLEAN:
+        dbsync__buf_puts(b, v->u.b ? "true" : "false");
+        return DBSYNC_OK;
+    case DBSYNC_TYPE_REAL:
+        dbsync__format_real(buf, sizeof buf, v->u.r);
+        dbsync__buf_puts(b, buf);
+        /* JSON has no integer-looking reals issue: 1 reads back as 1.0 */
+        return DBSYNC_OK;
+    case DBSYNC_TYPE_DECIMAL:
+    case DBSYNC_TYPE_TEXT:
+        if (!v->u.s) {
+            dbsync__buf_puts(b, "null");
+            return DBSYNC_OK;
+        }
+        if (!json_string_text(b, v->u.s))
+            return value_error(err, t, c, "the text is not UTF-8");
+        return DBSYNC_OK;
+    case DBSYNC_TYPE_BLOB: {
+        if (!v->u.blob.data) {
+            dbsync__buf_puts(b, "null");
+            return DBSYNC_OK;
+        }
+        char *s = dbsync__base64_encode(v->u.blob.data, v->u.blob.len);
+        if (!s)
+            return dbsync__error_nomem(err);
+        dbsync__buf_putc(b, '"');
+        dbsync__buf_puts(b, s);
+        dbsync__buf_putc(b, '"');
+        free(s);
+        return DBSYNC_OK;
+    }
+    default: {
+        int rc = v->type == DBSYNC_TYPE_DATE   ? dbsync_date_format(buf, &v->u.date)
+                 : v->type == DBSYNC_TYPE_TIME ? dbsync_time_format(buf, &v->u.time)
+                                               : dbsync_datetime_format(buf, &v->u.datetime);
+        if (rc)
+            return value_error(err, t, c, "invalid date or time");
+        dbsync__buf_putc(b, '"');
+        dbsync__buf_puts(b, buf);
+        dbsync__buf_putc(b, '"');
+        return DBSYNC_OK;
+    }
+    }
+}
+
 int dbsync__hmac_hex(const char *secret, const char *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -229,65 +229,43 @@ typedef struct push_op {
     char command;
 } push_op;
 
-static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *body, int64_t node_id,
-                      const char *push_id, dbsync_response *out, int64_t *version_out)
+/* Applies the operation lines of a push (after the header line): each is
+ * [content_type_id, row_id, "i"|"u", [row]] or [content_type_id, row_id, "d"],
+ * parsed and applied one at a time, so a push of any size needs little
+ * memory beyond its body. */
+static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *header, const char *lines,
+                      size_t len, int64_t node_id, const char *push_id, dbsync_response *out,
+                      int64_t *version_out)
 {
     const dbsync_schema *s = conn->schema;
-    json_t *ops = json_object_get(body, "operations");
-    json_t *rows = json_object_get(body, "rows");
-    if (!json_is_array(ops) || (rows && !json_is_object(rows)))
-        return fail(out, 400, "bad_request", "\"operations\" must be an array and \"rows\" an object");
-    size_t n = json_array_size(ops);
+    int64_t n_ops = member_int(header, "operations");
+    json_t *columns = json_object_get(header, "columns");
+    if (n_ops < 0 || (columns && !json_is_object(columns)))
+        return fail(out, 400, "bad_request", "the push header needs \"operations\" (a count) and "
+                                             "\"columns\" (an object)");
+    size_t n = (size_t)n_ops;
     push_op *list = calloc(n ? n : 1, sizeof *list);
-    dbsync__objmap rowmap = {0};
     dbsync_value *values = NULL;
     dbsync__writer *w = NULL;
     int rc = DBSYNC_OK;
     if (!list)
         return fail(out, 500, "internal", "out of memory");
-    /* Validate every operation before touching anything. */
-    for (size_t i = 0; i < n; i++) {
-        json_t *op = json_array_get(ops, i);
-        json_t *ct = json_array_get(op, 0), *id = json_array_get(op, 1), *cmd = json_array_get(op, 2);
-        const char *c = json_string_value(cmd);
-        int t = json_is_integer(ct) ? dbsync__table_by_content_type(conn, (int32_t)json_integer_value(ct)) : -1;
-        if (!json_is_array(op) || json_array_size(op) != 3 || !json_is_integer(id) || !c ||
-            strlen(c) != 1 || !strchr("iud", c[0])) {
-            rc = fail(out, 400, "bad_request", "operation %zu is not [content_type_id, row_id, \"i\"|\"u\"|\"d\"]", i);
-            goto done;
-        }
-        if (t < 0) {
-            rc = fail(out, 400, "bad_request", "operation %zu: content type %lld is not a synced table of this schema",
-                      i, (long long)json_integer_value(ct));
-            goto done;
-        }
-        list[i] = (push_op){(unsigned)t, (int64_t)json_integer_value(id), c[0]};
-    }
-    /* The rows, by object. */
+    /* The columns of every table that has rows: this schema's, in order. */
+    bool *checked = calloc(s->n_tables + 1, sizeof *checked);
     const char *tname;
-    json_t *section;
-    json_object_foreach(rows, tname, section) {
+    json_t *cols;
+    json_object_foreach(columns, tname, cols) {
         const dbsync_table *t = dbsync_schema_table(s, tname);
         if (!t || !(t->flags & DBSYNC_TABLE_SYNCED)) {
             rc = fail(out, 400, "bad_request", "rows of unknown table \"%.60s\"", tname);
             goto done;
         }
-        if (dbsync__columns_check(json_object_get(section, "columns"), t, &conn->error)) {
+        if (dbsync__columns_check(cols, t, &conn->error)) {
             rc = fail(out, 400, "bad_request", "%s", conn->error.message);
             goto done;
         }
-        json_t *rs = json_object_get(section, "rows");
-        size_t k;
-        json_t *row;
-        json_array_foreach(rs, k, row) {
-            json_t *key = json_array_get(row, t->primary_key);
-            if (!json_is_integer(key) || dbsync__objmap_put(&rowmap, dbsync__table_index(conn, t),
-                                                            (int64_t)json_integer_value(key),
-                                                            (intptr_t)row)) {
-                rc = fail(out, 400, "bad_request", "a row of %s without an integer key", t->name);
-                goto done;
-            }
-        }
+        if (checked)
+            checked[dbsync__table_index(conn, t)] = true;
     }
     if (srv->opts.before_push) {
         dbsync_hook_info info = {"push", node_id, NULL, 0, n};
@@ -304,36 +282,73 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *body, int64
         if (s->tables[t].n_columns > maxcols)
             maxcols = s->tables[t].n_columns;
     values = calloc(maxcols, sizeof *values);
-    if (!w || !values) {
+    if (!w || !values || !checked) {
         rc = fail(out, 500, "internal", "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        const push_op *op = &list[i];
-        const dbsync_table *t = &s->tables[op->table];
-        if (op->command == 'd') {
-            if (dbsync__writer_delete(w, op->table, op->row_id)) {
-                rc = fail_db(out, conn, "push");
+    const char *p = lines, *end = lines + len;
+    size_t i = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *line = p;
+        p += ll + (nl ? 1 : 0);
+        if (ll == 0)
+            continue;
+        if (i == n) {
+            rc = fail(out, 400, "bad_request", "more operation lines than the %zu announced", n);
+            goto done;
+        }
+        json_error_t jerr;
+        json_t *op = json_loadb(line, ll, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *ct = json_array_get(op, 0), *id = json_array_get(op, 1), *cmd = json_array_get(op, 2);
+        const char *c = json_string_value(cmd);
+        int t = json_is_integer(ct) ? dbsync__table_by_content_type(conn, (int32_t)json_integer_value(ct)) : -1;
+        if (!json_is_array(op) || !json_is_integer(id) || !c || strlen(c) != 1 || !strchr("iud", c[0]) ||
+            json_array_size(op) != (c[0] == 'd' ? 3u : 4u)) {
+            json_decref(op);
+            rc = fail(out, 400, "bad_request", "operation %zu is not [content_type_id, row_id, "
+                                               "\"i\"|\"u\", [row]] or [.., \"d\"]", i + 1);
+            goto done;
+        }
+        if (t < 0) {
+            json_decref(op);
+            rc = fail(out, 400, "bad_request",
+                      "operation %zu: content type %lld is not a synced table of this schema",
+                      i + 1, (long long)json_integer_value(ct));
+            goto done;
+        }
+        const dbsync_table *table = &s->tables[t];
+        list[i] = (push_op){(unsigned)t, (int64_t)json_integer_value(id), c[0]};
+        int wrc;
+        if (c[0] == 'd') {
+            wrc = dbsync__writer_delete(w, (unsigned)t, list[i].row_id);
+        } else {
+            json_t *row = json_array_get(op, 3);
+            if (!checked[t] ||
+                json_integer_value(json_array_get(row, table->primary_key)) != list[i].row_id ||
+                dbsync__row_from_json(row, table, values, &conn->error)) {
+                json_decref(op);
+                rc = fail(out, 400, "bad_request", "operation %zu (%c %s %lld): %s", i + 1, c[0],
+                          table->name, (long long)list[i].row_id,
+                          !checked[t] ? "its table has no \"columns\" in the header"
+                                      : conn->error.message[0] ? conn->error.message
+                                                               : "the row's key is not the operation's");
                 goto done;
             }
-            continue;
+            wrc = dbsync__writer_put(w, (unsigned)t, values);
+            dbsync_row_clear(table, values);
         }
-        json_t *row = (json_t *)dbsync__objmap_get(&rowmap, op->table, op->row_id, 0);
-        if (!row) {
-            rc = fail(out, 400, "bad_request", "operation %zu (%c %s %lld) has no row", i,
-                      op->command, t->name, (long long)op->row_id);
-            goto done;
-        }
-        if (dbsync__row_from_json(row, t, values, &conn->error)) {
-            rc = fail(out, 400, "bad_request", "%s", conn->error.message);
-            goto done;
-        }
-        int wrc = dbsync__writer_put(w, op->table, values);
-        dbsync_row_clear(t, values);
+        json_decref(op);
         if (wrc) {
             rc = fail_db(out, conn, "push");
             goto done;
         }
+        i++;
+    }
+    if (i != n) {
+        rc = fail(out, 400, "bad_request", "%zu operation lines, %zu announced", i, n);
+        goto done;
     }
     if (dbsync__writer_finish(w)) {
         rc = fail(out, 422, "cannot_apply", "push: %s", conn->error.message);
@@ -393,9 +408,9 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *body, int64
     *version_out = version;
     rc = DBSYNC_OK;
 done:
+    free(checked);
     free(values);
     dbsync__writer_free(w);
-    dbsync__objmap_free(&rowmap);
     free(list);
     return rc == DBSYNC_OK && !*version_out ? DBSYNC_ERROR : rc;
 }
@@ -403,9 +418,14 @@ done:
 static int handle_push(dbsync_server *srv, dbsync_conn *conn, const dbsync_request *req,
                        dbsync_response *out)
 {
-    json_t *body = parse_body(req, out);
-    if (!body)
-        return DBSYNC_OK;
+    /* The body: a header line, then one line per operation. */
+    const char *nl = req->body ? memchr(req->body, '\n', req->body_len) : NULL;
+    size_t hlen = nl ? (size_t)(nl - req->body) : req->body_len;
+    dbsync_request head = *req;
+    head.body_len = hlen;
+    json_t *body = parse_body(&head, out);
+    const char *lines = nl ? nl + 1 : req->body + req->body_len;
+    size_t lines_len = req->body_len - (size_t)(lines - req->body);
     int64_t node_id = member_int(body, "node_id");
     int64_t latest = member_int(body, "latest_version_id");
     const char *push_id = json_string_value(json_object_get(body, "push_id"));
@@ -481,7 +501,7 @@ static int handle_push(dbsync_server *srv, dbsync_conn *conn, const dbsync_reque
                                     "version_id", (json_int_t)server_latest));
         goto rollback;
     }
-    rc = apply_push(srv, conn, body, node_id, push_id, out, &version);
+    rc = apply_push(srv, conn, body, lines, lines_len, node_id, push_id, out, &version);
     if (rc || !version)
         goto rollback;
     if (dbsync_conn_commit(conn)) {

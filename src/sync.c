@@ -292,11 +292,6 @@ static void local_set(local_log *l, unsigned t, int64_t row, char cmd)
 
 /* ---- push ---- */
 
-typedef struct push_build {
-    json_t *rows;     /* the "rows" object */
-    dbsync_conn *conn;
-} push_build;
-
 int dbsync__rows_section_add(dbsync_conn *conn, json_t *section, unsigned t, const int64_t *ids,
                              size_t n);
 
@@ -344,6 +339,118 @@ int dbsync_push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     return rc ? rc : push(conn, server_url, opts, &sent);
 }
 
+/* Rows of one chunk of a push, as JSON text, by object. */
+typedef struct chunk_rows {
+    dbsync__objmap map; /* (table, key) -> malloc'ed JSON text of the row */
+    dbsync__buf text;
+    dbsync_conn *conn;
+} chunk_rows;
+
+static int keep_row_text(const dbsync_table *t, const dbsync_value *values, void *payload)
+{
+    chunk_rows *cr = payload;
+    dbsync__buf_reset(&cr->text);
+    dbsync__buf_putc(&cr->text, '[');
+    for (size_t i = 0; i < t->n_columns; i++) {
+        if (i)
+            dbsync__buf_putc(&cr->text, ',');
+        int rc = dbsync__value_json_text(&cr->text, &values[i], t, &t->columns[i], &cr->conn->error);
+        if (rc)
+            return rc;
+    }
+    dbsync__buf_putc(&cr->text, ']');
+    char *copy = cr->text.oom ? NULL : dbsync__strndup(cr->text.data, cr->text.len);
+    if (!copy || dbsync__objmap_put(&cr->map, dbsync__table_index(cr->conn, t),
+                                    values[t->primary_key].u.i, (intptr_t)copy)) {
+        free(copy);
+        return dbsync__error_nomem(&cr->conn->error);
+    }
+    return DBSYNC_OK;
+}
+
+static void chunk_rows_clear(chunk_rows *cr)
+{
+    for (size_t i = 0; i < cr->map.cap; i++)
+        if (cr->map.slots[i].table)
+            free((char *)cr->map.slots[i].value);
+    dbsync__objmap_free(&cr->map);
+}
+
+#define PUSH_CHUNK 500
+
+/* The push's body: a header line, then one line per operation with its
+ * row, built chunk by chunk (rows read 500 at a time), as text. */
+static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_t latest,
+                     const char *push_id, dbsync__buf *body)
+{
+    const dbsync_schema *s = conn->schema;
+    size_t n_ops = 0;
+    bool *has_rows = calloc(s->n_tables + 1, sizeof *has_rows);
+    if (!has_rows)
+        return dbsync__error_nomem(&conn->error);
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->objs[i].command)
+            n_ops++;
+        if (l->objs[i].command == 'i' || l->objs[i].command == 'u')
+            has_rows[l->objs[i].table] = true;
+    }
+    json_t *columns = json_object();
+    for (size_t t = 0; columns && t < s->n_tables; t++)
+        if (has_rows[t])
+            json_object_set_new(columns, s->tables[t].name, dbsync__columns_json(&s->tables[t]));
+    free(has_rows);
+    json_t *head = columns ? json_pack("{s:i,s:I,s:I,s:s,s:I,s:o}", "protocol", DBSYNC__PROTOCOL,
+                                       "node_id", (json_int_t)node, "latest_version_id",
+                                       (json_int_t)latest, "push_id", push_id, "operations",
+                                       (json_int_t)n_ops, "columns", columns)
+                           : NULL;
+    char *text = head ? json_dumps(head, JSON_COMPACT) : NULL;
+    json_decref(head);
+    if (!text)
+        return dbsync__error_nomem(&conn->error);
+    dbsync__buf_puts(body, text);
+    dbsync__buf_putc(body, '\n');
+    free(text);
+    chunk_rows cr = {{0}, DBSYNC__BUF_INIT, conn};
+    int64_t *ids = malloc(PUSH_CHUNK * sizeof *ids);
+    int rc = ids ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
+    for (size_t at = 0; !rc && at < l->n; at += PUSH_CHUNK) {
+        size_t stop = at + PUSH_CHUNK < l->n ? at + PUSH_CHUNK : l->n;
+        /* this chunk's rows, table by table */
+        for (size_t t = 0; !rc && t < s->n_tables; t++) {
+            size_t n = 0;
+            for (size_t i = at; i < stop; i++)
+                if (l->objs[i].table == t && (l->objs[i].command == 'i' || l->objs[i].command == 'u'))
+                    ids[n++] = l->objs[i].row_id;
+            if (n)
+                rc = dbsync__read_rows(conn, (unsigned)t, ids, n, keep_row_text, &cr);
+        }
+        for (size_t i = at; !rc && i < stop; i++) {
+            const local_obj *o = &l->objs[i];
+            if (!o->command)
+                continue;
+            const char *row = o->command == 'd' ? NULL
+                                                : (const char *)dbsync__objmap_get(&cr.map, o->table, o->row_id, 0);
+            /* A row that vanished since its operation (deleted around
+             * dbsync) cannot be sent: the operation becomes a delete. */
+            dbsync__buf_printf(body, "[%ld,%lld,\"%c\"", (long)conn->tables[o->table].content_type_id,
+                               (long long)o->row_id, row ? o->command : 'd');
+            if (row) {
+                dbsync__buf_putc(body, ',');
+                dbsync__buf_puts(body, row);
+            }
+            dbsync__buf_puts(body, "]\n");
+        }
+        chunk_rows_clear(&cr);
+        if (!rc && body->oom)
+            rc = dbsync__error_nomem(&conn->error);
+    }
+    chunk_rows_clear(&cr);
+    dbsync__buf_free(&cr.text);
+    free(ids);
+    return rc;
+}
+
 static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_options *opts,
                 bool *sent)
 {
@@ -354,62 +461,9 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     if ((rc = self_node(conn, &node, secret)) || (rc = dbsync__latest_version(conn, &latest)))
         return rc;
     local_log l;
+    dbsync__buf body = DBSYNC__BUF_INIT;
     rc = local_load(conn, &l);
-    const dbsync_schema *s = conn->schema;
-    json_t *ops = json_array(), *rows = json_object();
-    int64_t **ids = calloc(s->n_tables, sizeof *ids);
-    size_t *nids = calloc(s->n_tables, sizeof *nids);
-    char *body = NULL;
-    if (!rc && (!ops || !rows || !ids || !nids))
-        rc = dbsync__error_nomem(&conn->error);
     if (rc || l.n_orders == 0)
-        goto done;
-    for (size_t t = 0; !rc && t < s->n_tables; t++) {
-        ids[t] = malloc((l.n ? l.n : 1) * sizeof **ids);
-        if (!ids[t])
-            rc = dbsync__error_nomem(&conn->error);
-    }
-    /* Rows of the inserts and updates, read now: a write made after this
-     * point has a later operation, which stays unpushed. */
-    for (size_t i = 0; !rc && i < l.n; i++)
-        if (l.objs[i].command == 'i' || l.objs[i].command == 'u')
-            ids[l.objs[i].table][nids[l.objs[i].table]++] = l.objs[i].row_id;
-    for (size_t t = 0; !rc && t < s->n_tables; t++)
-        rc = dbsync__rows_section_add(conn, rows, (unsigned)t, ids[t], nids[t]);
-    if (!rc)
-        rc = progress(opts, conn, "push", 0, (int64_t)l.n);
-    for (size_t i = 0; !rc && i < l.n; i++) {
-        local_obj *o = &l.objs[i];
-        if (!o->command)
-            continue;
-        json_array_append_new(ops, json_pack("[I,I,s#]", (json_int_t)conn->tables[o->table].content_type_id,
-                                             (json_int_t)o->row_id, &o->command, (size_t)1));
-    }
-    /* Rows that vanished since their operation (deleted around dbsync)
-     * cannot be sent: their operations become deletes. */
-    dbsync__objmap present = {0};
-    const char *tname;
-    json_t *section;
-    json_object_foreach(rows, tname, section) {
-        const dbsync_table *t = dbsync_schema_table(s, tname);
-        size_t k;
-        json_t *row;
-        json_array_foreach(json_object_get(section, "rows"), k, row) {
-            if (!rc && dbsync__objmap_put(&present, dbsync__table_index(conn, t),
-                                          (int64_t)json_integer_value(json_array_get(row, t->primary_key)), 1))
-                rc = dbsync__error_nomem(&conn->error);
-        }
-    }
-    for (size_t i = 0; !rc && i < json_array_size(ops); i++) {
-        json_t *op = json_array_get(ops, i);
-        const char *cmd = json_string_value(json_array_get(op, 2));
-        int t = dbsync__table_by_content_type(conn, (int32_t)json_integer_value(json_array_get(op, 0)));
-        int64_t id = (int64_t)json_integer_value(json_array_get(op, 1));
-        if (cmd[0] != 'd' && !dbsync__objmap_get(&present, (unsigned)t, id, 0))
-            json_array_set_new(op, 2, json_string("d"));
-    }
-    dbsync__objmap_free(&present);
-    if (rc)
         goto done;
     /* The push's id: the same operations give the same id, so a push
      * whose answer was lost is recognized by the server when retried. */
@@ -425,18 +479,23 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     if (rc)
         goto done;
     push_id[32] = '\0';
-    json_t *msg = json_pack("{s:i,s:I,s:I,s:s,s:O,s:O}", "protocol", DBSYNC__PROTOCOL, "node_id",
-                            (json_int_t)node, "latest_version_id", (json_int_t)latest, "push_id",
-                            push_id, "operations", ops, "rows", rows);
-    body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
+    /* Rows are read now: a write made after the log was read has a later
+     * operation, which stays unpushed. */
+    if ((rc = progress(opts, conn, "push", 0, (int64_t)l.n)) ||
+        (rc = push_body(conn, &l, node, latest, push_id, &body)))
+        goto done;
     char sig[65];
-    if (!body || dbsync__hmac_hex(secret, body, strlen(body), sig)) {
+    if (dbsync__hmac_hex(secret, body.data, body.len, sig)) {
         rc = dbsync__error_nomem(&conn->error);
         goto done;
     }
     json_t *ans;
-    rc = call(conn, "POST", server_url, "/push", body, sig, opts, &ans);
+    dbsync__http_response r = {0};
+    rc = dbsync__http_request(conn, "POST", server_url, "/push", body.data, body.len, sig, opts, &r);
+    dbsync__buf_free(&body);
+    if (!rc)
+        rc = answer(conn, server_url, "/push", &r, &ans);
+    dbsync__http_response_clear(&r);
     if (rc)
         goto done;
     int64_t version = (int64_t)json_integer_value(json_object_get(ans, "version_id"));
@@ -451,13 +510,7 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     if (!rc)
         rc = progress(opts, conn, "push", (int64_t)l.n, (int64_t)l.n);
 done:
-    free(body);
-    json_decref(ops);
-    json_decref(rows);
-    for (size_t t = 0; ids && t < s->n_tables; t++)
-        free(ids[t]);
-    free(ids);
-    free(nids);
+    dbsync__buf_free(&body);
     local_log_free(&l);
     return rc;
 }

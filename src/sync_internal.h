@@ -22,6 +22,10 @@
  * not UTF-8 (err says which). */
 json_t *dbsync__value_to_json(const dbsync_value *v, const dbsync_table *t,
                               const dbsync_column *c, dbsync_error *err);
+/* Appends the JSON text of a value (what dbsync__value_to_json would give,
+ * without building it). */
+int dbsync__value_json_text(dbsync__buf *b, const dbsync_value *v, const dbsync_table *t,
+                            const dbsync_column *c, dbsync_error *err);
 /* The reverse, checked against the column (type, NULL, length, digits). */
 int dbsync__value_from_json(const json_t *j, const dbsync_table *t, const dbsync_column *c,
                             dbsync_value *out, dbsync_error *err);

@@ -559,8 +559,8 @@ static void test_sync__signatures_and_replays(void **state)
     node_secret(b, &idb, sb);
     snprintf(body, sizeof body,
              "{\"protocol\":1,\"node_id\":%lld,\"latest_version_id\":0,\"push_id\":\"p1\","
-             "\"operations\":[[%ld,7,\"i\"]],\"rows\":{\"customer\":{\"columns\":[\"id\",\"email\","
-             "\"name\",\"credit\",\"photo\"],\"rows\":[[7,\"raw@x\",null,\"1.50\",\"AP8=\"]]}}}",
+             "\"operations\":1,\"columns\":{\"customer\":[\"id\",\"email\",\"name\",\"credit\","
+             "\"photo\"]}}\n[%ld,7,\"i\",[7,\"raw@x\",null,\"1.50\",\"AP8=\"]]\n",
              (long long)ida, (long)dbsync_content_type_id("customer"));
     char *ans;
     /* missing */
@@ -591,7 +591,7 @@ static void test_sync__signatures_and_replays(void **state)
     char body2[512];
     snprintf(body2, sizeof body2,
              "{\"protocol\":1,\"node_id\":%lld,\"latest_version_id\":0,\"push_id\":\"p2\","
-             "\"operations\":[],\"rows\":{}}", (long long)idb);
+             "\"operations\":0,\"columns\":{}}\n", (long long)idb);
     dbsync__hmac_hex(sb, body2, strlen(body2), sig);
     assert_int_equal(raw_post(b, ts->url, "/push", body2, sig, &ans), 409);
     assert_non_null(strstr(ans, "pull_required"));
@@ -599,8 +599,8 @@ static void test_sync__signatures_and_replays(void **state)
     /* an operation that cannot be applied changes nothing */
     snprintf(body2, sizeof body2,
              "{\"protocol\":1,\"node_id\":%lld,\"latest_version_id\":1,\"push_id\":\"p3\","
-             "\"operations\":[[%ld,8,\"i\"]],\"rows\":{\"purchase\":{\"columns\":[\"id\","
-             "\"customer_id\",\"total\",\"at\"],\"rows\":[[8,999,1.5,null]]}}}",
+             "\"operations\":1,\"columns\":{\"purchase\":[\"id\",\"customer_id\",\"total\","
+             "\"at\"]}}\n[%ld,8,\"i\",[8,999,1.5,null]]\n",
              (long long)idb, (long)dbsync_content_type_id("purchase"));
     dbsync__hmac_hex(sb, body2, strlen(body2), sig);
     assert_int_equal(raw_post(b, ts->url, "/push", body2, sig, &ans), 422);
@@ -609,6 +609,15 @@ static void test_sync__signatures_and_replays(void **state)
     assert_int_equal(n, 0);
     OK(ts->conn, dbsync__query_int(ts->conn, "SELECT COUNT(*) FROM sync_versions", &n));
     assert_int_equal(n, 1);
+    /* an operation line that does not match the header */
+    snprintf(body2, sizeof body2,
+             "{\"protocol\":1,\"node_id\":%lld,\"latest_version_id\":1,\"push_id\":\"p4\","
+             "\"operations\":2,\"columns\":{}}\n[%ld,8,\"d\"]\n",
+             (long long)idb, (long)dbsync_content_type_id("purchase"));
+    dbsync__hmac_hex(sb, body2, strlen(body2), sig);
+    assert_int_equal(raw_post(b, ts->url, "/push", body2, sig, &ans), 400);
+    assert_non_null(strstr(ans, "announced"));
+    free(ans);
     /* malformed bodies */
     assert_int_equal(raw_post(b, ts->url, "/push", "{", NULL, &ans), 400);
     free(ans);
