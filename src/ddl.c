@@ -289,6 +289,10 @@ int dbsync_conn_create_all(dbsync_conn *conn)
     int rc = tx ? dbsync_conn_begin(conn) : DBSYNC_OK;
     if (rc)
         return rc;
+    /* Several processes may initialize one new database at once (daemons
+     * starting together): where DDL is transactional, they take turns. */
+    if (!rc && tx)
+        rc = conn->dialect->write_lock(conn);
     bool *created = calloc(s->n_tables + 1, sizeof *created);
     if (!created) {
         rc = dbsync__error_nomem(&conn->error);

@@ -1026,10 +1026,10 @@ int dbsync_server_handle(dbsync_server *srv, dbsync_conn *conn, const dbsync_req
         if (strcmp(req->method, routes[i].method))
             return fail(out, 405, "method_not_allowed", "%s wants %s", routes[i].path,
                         routes[i].method);
-        int rc = routes[i].fn(srv, conn, req, out);
+        routes[i].fn(srv, conn, req, out);
         if (!out->body) /* every path answers; this is a safety net */
             return fail(out, 500, "internal", "%s", conn->error.message);
-        return rc == DBSYNC_ERROR && out->body ? DBSYNC_OK : rc;
+        return DBSYNC_OK;
     }
     return fail(out, 404, "not_found", "no endpoint %.100s", req->path);
 }

@@ -17,7 +17,6 @@
  * print one "dbsyncd: ..." line and exit 1 (2 for usage errors).
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -240,13 +239,6 @@ static char *json_body(const char *error, const char *status, const char *messag
 
 /* ---- responses ---- */
 
-static void free_handler_response(void *cls)
-{
-    dbsync_response *resp = cls;
-    dbsync_response_clear(resp);
-    free(resp);
-}
-
 /* Queues resp (consumed) with the given status and Content-Type. */
 static enum MHD_Result queue(struct MHD_Connection *mc, request *r, unsigned status,
                              struct MHD_Response *resp, size_t len, const char *content_type)
@@ -299,7 +291,20 @@ static enum MHD_Result reply_error(struct MHD_Connection *mc, request *r, unsign
     return reply_json(mc, r, status, json_body(error, NULL, message));
 }
 
-/* Queues the handler's response, handing its body to libmicrohttpd without a copy. */
+#if MHD_VERSION >= 0x00097302
+static void free_handler_response(void *cls)
+{
+    dbsync_response *resp = cls;
+    dbsync_response_clear(resp);
+    free(resp);
+}
+#endif
+
+/*
+ * Queues the handler's response, handing its body to libmicrohttpd without a
+ * copy (libmicrohttpd before 0.9.73.2 has no way to free it with our function:
+ * it copies).
+ */
 static enum MHD_Result reply_handler(struct MHD_Connection *mc, request *r, dbsync_response *out)
 {
     const char *type = out->content_type ? out->content_type : "application/json";
@@ -310,6 +315,7 @@ static enum MHD_Result reply_handler(struct MHD_Connection *mc, request *r, dbsy
         dbsync_response_clear(out);
         return queue(mc, r, status, empty_response(), 0, type);
     }
+#if MHD_VERSION >= 0x00097302
     dbsync_response *held = malloc(sizeof *held);
     if (!held) {
         dbsync_response_clear(out);
@@ -321,6 +327,11 @@ static enum MHD_Result reply_handler(struct MHD_Connection *mc, request *r, dbsy
         len, held->body, free_handler_response, held);
     if (!resp)
         free_handler_response(held);
+#else
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, out->body, MHD_RESPMEM_MUST_COPY);
+    dbsync_response_clear(out);
+#endif
     return queue(mc, r, status, resp, len, type);
 }
 
@@ -691,7 +702,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                   (long)(now.tv_nsec - r->start.tv_nsec) / 1000000;
         char method[32];
         char path[SHOWN_MAX * 4 + 8];
-        char status[8];
+        char status[12];
         escape_field(method, sizeof method, r->method);
         escape_field(path, sizeof path, r->path);
         if (r->status)
@@ -765,14 +776,14 @@ static const char usage_text[] =
     "                    mysql://user:pass@host:port/dbname, optional ?key=value&...\n"
     "  --schema FILE     the XML schema file of the database\n"
     "  --listen HOST:PORT\n"
-    "                    address to listen on (default " DEFAULT_LISTEN "); HOST is an\n"
-    "                    IPv4 address, [IPv6 address] or localhost; PORT 0 picks a free\n"
-    "                    port\n"
+    "                    address to listen on (default " DEFAULT_LISTEN "); HOST is\n"
+    "                    an IPv4 address, [IPv6 address] or localhost; PORT 0 picks\n"
+    "                    a free port\n"
     "  --threads N       worker threads, each with its own database connection\n"
     "                    (default 4)\n"
     "  --max-body BYTES  largest request body accepted, K, M or G suffix allowed\n"
     "                    (default 64M); larger requests get 413\n"
-    "  --page-size N     rows per pull/repair page at most (default 1000)\n"
+    "  --page-size N     rows per pull/repair page at most (default 5000)\n"
     "  --registration-token TOKEN\n"
     "                    refuse registrations that do not send this token\n"
     "  --quiet           no log line per request\n"
@@ -1141,20 +1152,21 @@ static int run(int argc, char **argv)
         goto done;
     }
     /*
-     * Daemons started together on a new PostgreSQL or MySQL database race to
-     * create the tables, and the losers' CREATE TABLE fails; once the winner
-     * has committed, the creation is a no-op. Hence a few tries.
+     * The tables, then the index pulls read by. Daemons started together on a
+     * new PostgreSQL or MySQL database race to create them, and the losers'
+     * CREATE fails; once the winner has committed, both steps are no-ops.
+     * Hence a few tries.
      */
     for (int attempt = 1;; attempt++) {
         rc = dbsync_conn_create_all(conn);
+        if (rc == DBSYNC_OK)
+            rc = dbsync_server_prepare(NULL, conn);
         if (rc == DBSYNC_OK || attempt == CREATE_TRIES ||
             dbsync_conn_error(conn)->klass != DBSYNC_ECLASS_DB)
             break;
         struct timespec pause = {0, 200 * 1000000L * attempt};
         nanosleep(&pause, NULL);
     }
-    if (rc == DBSYNC_OK) /* the index pulls read by */
-        rc = dbsync_server_prepare(NULL, conn);
     if (rc != DBSYNC_OK) {
         fail(EXIT_FAIL, "cannot initialize the database: %s",
              error_text(dbsync_conn_error(conn), rc));
