@@ -948,8 +948,11 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         m.next_key[t] = (local_max > server_max ? local_max : server_max) + 1;
     }
     /* Pass 1: local inserts whose keys the server also used get new keys,
-     * before any server row arrives. */
-    for (json_t *p = first; !rc && p;) {
+     * before any server row arrives (nothing to do without local inserts). */
+    bool local_inserts = false;
+    for (size_t i = 0; i < l.n && !local_inserts; i++)
+        local_inserts = l.objs[i].command == 'i';
+    for (json_t *p = local_inserts ? first : NULL; !rc && p;) {
         size_t i;
         json_t *op;
         json_array_foreach(json_object_get(p, "operations"), i, op) {
