@@ -260,15 +260,16 @@ static void explain_missing_reference(dbsync_conn *conn, const dbsync_table *tab
 /* Names the unique constraint a write collided with, and the row holding
  * the values, when the backend still accepts statements in the transaction. */
 static void explain_duplicate(dbsync_conn *conn, const dbsync_table *table,
-                              const dbsync_value *values, const char *what)
+                              const dbsync_value *values, const char *what, bool insert)
 {
     unsigned t = dbsync__table_index(conn, table);
     const dbsync__table_info *info = &conn->tables[t];
     unsigned pk = table->primary_key;
     dbsync_error saved = conn->error;
     dbsync__buf b = DBSYNC__BUF_INIT;
-    /* The key first (an explicit one may be taken), then each unique. */
-    for (size_t k = 0; k <= table->n_uniques; k++) {
+    /* The key first (an explicit one may be taken, on an insert), then
+     * each unique. */
+    for (size_t k = insert ? 0 : 1; k <= table->n_uniques; k++) {
         const dbsync_key *key = k ? &table->uniques[k - 1] : NULL;
         size_t ncols = key ? key->n_columns : 1;
         bool usable = true;
@@ -315,13 +316,13 @@ static void explain_duplicate(dbsync_conn *conn, const dbsync_table *table,
 }
 
 static int write_failed(dbsync_conn *conn, const dbsync_table *table, const dbsync_value *values,
-                        const char *what)
+                        const char *what, bool insert)
 {
     int code = conn->error.code;
     if (code == DBSYNC_ECONFLICT && values)
         explain_missing_reference(conn, table, values, what);
     else if (code == DBSYNC_EEXISTS && values)
-        explain_duplicate(conn, table, values, what);
+        explain_duplicate(conn, table, values, what, insert);
     return code ? code : DBSYNC_ERROR;
 }
 
@@ -397,7 +398,7 @@ int dbsync_row_insert(dbsync_conn *conn, const dbsync_table *table, dbsync_value
     if (!r) {
         snprintf(what, sizeof what, "insert %s", table->name);
         dbsync__db_error(conn, what);
-        rc = write_failed(conn, table, values, what);
+        rc = write_failed(conn, table, values, what, true);
     } else {
         if (!auto_key)
             id = values[pk].u.i;
@@ -478,7 +479,7 @@ int dbsync_row_update(dbsync_conn *conn, const dbsync_table *table, const dbsync
         return rc;
     dbi_result r = dbsync__query(conn, b->data, what);
     if (!r) {
-        rc = write_failed(conn, table, mask ? NULL : values, what); /* masked: values are partial */
+        rc = write_failed(conn, table, mask ? NULL : values, what, false); /* masked: values are partial */
     } else {
         unsigned long long n = dbi_result_get_numrows_affected(r);
         dbi_result_free(r);
@@ -582,7 +583,7 @@ static int delete_rec(dbsync_conn *conn, unsigned t, int64_t id, int depth)
              info->qcols[table->primary_key], (long long)id);
     dbi_result r = dbsync__query(conn, sql, what);
     if (!r)
-        return write_failed(conn, table, NULL, what);
+        return write_failed(conn, table, NULL, what, false);
     unsigned long long n = dbi_result_get_numrows_affected(r);
     dbi_result_free(r);
     if (n == 0)

@@ -178,7 +178,19 @@ struct dbsync__writer {
     dbsync__buf sql;
     dbsync__objmap touched; /* (table, key) -> 1 written, 2 deleted; kept when
                                the backend does not check deferred references */
+    const dbsync__objmap *aliases; /* (table, key) -> the key the application knows */
 };
+
+void dbsync__writer_set_aliases(dbsync__writer *w, const dbsync__objmap *aliases)
+{
+    w->aliases = aliases;
+}
+
+/* The key as the application knows it (a re-keyed row had another). */
+static int64_t known_key(const dbsync__writer *w, unsigned t, int64_t id)
+{
+    return w->aliases ? (int64_t)dbsync__objmap_get(w->aliases, t, id, (intptr_t)id) : id;
+}
 
 dbsync__writer *dbsync__writer_new(dbsync_conn *conn)
 {
@@ -660,8 +672,10 @@ int dbsync__writer_finish(dbsync__writer *w)
                                    "unique conflict in table %s, columns (%s): row %lld takes the "
                                    "values that row %lld holds, and row %lld is not changed by "
                                    "the other side",
-                                   table->name, cols.data ? cols.data : "?", (long long)holder,
-                                   (long long)d.id, (long long)d.id);
+                                   table->name, cols.data ? cols.data : "?",
+                                   (long long)known_key(w, d.table, holder),
+                                   (long long)known_key(w, d.table, d.id),
+                                   (long long)known_key(w, d.table, d.id));
             dbsync__buf_free(&cols);
         }
         free_row(table, d.values);

@@ -252,6 +252,8 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *header, con
         return fail(out, 500, "internal", "out of memory");
     /* The columns of every table that has rows: this schema's, in order. */
     bool *checked = calloc(s->n_tables + 1, sizeof *checked);
+    bool *key_max_known = calloc(s->n_tables + 1, sizeof *key_max_known);
+    int64_t *key_max = calloc(s->n_tables + 1, sizeof *key_max);
     const char *tname;
     json_t *cols;
     json_object_foreach(columns, tname, cols) {
@@ -282,7 +284,7 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *header, con
         if (s->tables[t].n_columns > maxcols)
             maxcols = s->tables[t].n_columns;
     values = calloc(maxcols, sizeof *values);
-    if (!w || !values || !checked) {
+    if (!w || !values || !checked || !key_max_known || !key_max) {
         rc = fail(out, 500, "internal", "out of memory");
         goto done;
     }
@@ -320,6 +322,32 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *header, con
         }
         const dbsync_table *table = &s->tables[t];
         list[i] = (push_op){(unsigned)t, (int64_t)json_integer_value(id), c[0]};
+        /* A new row under a key the server has used before (its row was
+         * deleted since): the node has not seen that key; it must pull,
+         * which gives its row a key never used. */
+        if (c[0] == 'i') {
+            if (!key_max_known[t]) {
+                char sql[256];
+                snprintf(sql, sizeof sql,
+                         "SELECT MAX(row_id) FROM sync_operations WHERE content_type_id = %ld",
+                         (long)conn->tables[t].content_type_id);
+                if (dbsync__query_int(conn, sql, &key_max[t])) {
+                    json_decref(op);
+                    rc = fail_db(out, conn, "push");
+                    goto done;
+                }
+                key_max_known[t] = true;
+            }
+            if (list[i].row_id <= key_max[t]) {
+                json_decref(op);
+                char msg[300];
+                snprintf(msg, sizeof msg,
+                         "push refused: key %lld of %s was used on the server before (pull first)",
+                         (long long)list[i].row_id, table->name);
+                rc = respond(out, 409, json_pack("{s:s,s:s}", "error", "pull_required", "message", msg));
+                goto done;
+            }
+        }
         int wrc;
         if (c[0] == 'd') {
             wrc = dbsync__writer_delete(w, (unsigned)t, list[i].row_id);
@@ -409,6 +437,8 @@ static int apply_push(dbsync_server *srv, dbsync_conn *conn, json_t *header, con
     rc = DBSYNC_OK;
 done:
     free(checked);
+    free(key_max_known);
+    free(key_max);
     free(values);
     dbsync__writer_free(w);
     free(list);
@@ -655,12 +685,17 @@ static int handle_pull(dbsync_server *srv, dbsync_conn *conn, const dbsync_reque
         for (size_t t = 0; !rc && maxk && t < s->n_tables; t++) {
             if (!(s->tables[t].flags & DBSYNC_TABLE_SYNCED))
                 continue;
+            /* every key the server ever used: its rows', and its log's */
             char sql[512];
-            int64_t m = 0;
+            int64_t m = 0, logged = 0;
             snprintf(sql, sizeof sql, "SELECT MAX(%s) FROM %s", conn->tables[t].qcols[s->tables[t].primary_key],
                      conn->tables[t].qname);
             rc = dbsync__query_int(conn, sql, &m);
-            json_object_set_new(maxk, s->tables[t].name, json_integer((json_int_t)m));
+            snprintf(sql, sizeof sql, "SELECT MAX(row_id) FROM sync_operations WHERE content_type_id = %ld",
+                     (long)conn->tables[t].content_type_id);
+            if (!rc)
+                rc = dbsync__query_int(conn, sql, &logged);
+            json_object_set_new(maxk, s->tables[t].name, json_integer((json_int_t)(m > logged ? m : logged)));
         }
         json_object_set_new(resp, "max_keys", maxk ? maxk : json_object());
         /* Rows the node deleted and may need back (reversed dependencies). */

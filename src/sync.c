@@ -620,14 +620,23 @@ static int fetch_pages(dbsync_conn *conn, const char *url, const dbsync_client_o
 
 /* ---- the merge ---- */
 
+typedef struct pending_delete {
+    unsigned table;
+    int64_t id;
+    bool kept;
+} pending_delete;
+
 typedef struct merge {
     dbsync_conn *conn;
     local_log *l;
     dbsync__writer *w;
     dbsync__objmap restore; /* (table, key) -> json row the server sent back */
-    int64_t *next_key;      /* per table: above both sides' keys */
+    dbsync__objmap aliases; /* (table, new key) -> the key a re-keyed row had */
+    int64_t *next_key;      /* per table: above every key either side ever used */
     dbsync_value *values;   /* scratch row */
     dbsync__buf sql;
+    pending_delete *dels;   /* server deletes, decided once every page is read */
+    size_t ndels, capdels;
 } merge;
 
 static int drop_local_ops(merge *m, unsigned t, int64_t id)
@@ -642,23 +651,39 @@ static int drop_local_ops(merge *m, unsigned t, int64_t id)
                       : dbsync__exec(conn, m->sql.data, "dropping a local operation");
 }
 
-/* The local operation of an object becomes an insert: the next push
- * re-creates the row on the server. */
-static int make_local_insert(merge *m, unsigned t, int64_t id)
+/* A row the server deleted lives on here (a local update or a local row
+ * needing it): the next push must re-create it on the server. It is logged
+ * as an update, which the server applies as an insert when the row is
+ * missing: an insert would carry a key the server has used before, which
+ * the server refuses so that no key is ever handed out twice. */
+static int keep_row_for_push(merge *m, unsigned t, int64_t id)
 {
     int rc = drop_local_ops(m, t, id);
     if (!rc)
-        rc = dbsync__log_op(m->conn, t, 'i', id);
+        rc = dbsync__log_op(m->conn, t, 'u', id);
     if (!rc) {
-        if (!dbsync__objmap_get(&m->l->index, t, id, 0) && local_add(m->l, t, id, 'i'))
+        if (!dbsync__objmap_get(&m->l->index, t, id, 0) && local_add(m->l, t, id, 'u'))
             return dbsync__error_nomem(&m->conn->error);
-        local_set(m->l, t, id, 'i');
+        local_set(m->l, t, id, 'u');
     }
     return rc;
 }
 
-/* Gives a local insert whose key the server also used a new key, and
- * points the local rows that referenced it at the new key. */
+static int keep_values(const dbsync_table *t, const dbsync_value *values, void *payload)
+{
+    dbsync_value *out = payload;
+    for (size_t i = 0; i < t->n_columns; i++)
+        if (dbsync_value_copy(&out[i], &values[i]) != DBSYNC_OK) {
+            dbsync_row_clear(t, out);
+            return DBSYNC_ERROR;
+        }
+    return DBSYNC_OK;
+}
+
+/* Gives a local insert whose key the server has used a new key, and
+ * points the local rows that referenced it at the new key. The row is
+ * deleted and inserted again (not updated) so that every backend's key
+ * generator sees the new key and never hands it out. */
 static int rekey(merge *m, unsigned t, int64_t old)
 {
     dbsync_conn *conn = m->conn;
@@ -667,10 +692,44 @@ static int rekey(merge *m, unsigned t, int64_t old)
     const dbsync__table_info *info = &conn->tables[t];
     int64_t id = m->next_key[t]++;
     char sql[768];
-    snprintf(sql, sizeof sql, "UPDATE %s SET %s = %lld WHERE %s = %lld", info->qname,
-             info->qcols[table->primary_key], (long long)id, info->qcols[table->primary_key],
-             (long long)old);
-    int rc = dbsync__exec(conn, sql, "giving a local row a new key");
+    dbsync_value *v = calloc(table->n_columns, sizeof *v);
+    if (!v)
+        return dbsync__error_nomem(&conn->error);
+    for (size_t i = 0; i < table->n_columns; i++)
+        v[i].is_null = true, v[i].type = table->columns[i].type;
+    int rc = dbsync__read_rows(conn, t, &old, 1, keep_values, v);
+    if (!rc && v[table->primary_key].is_null)
+        rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_SYNC,
+                               "%s %lld is logged as inserted but does not exist (written around "
+                               "dbsync?)", table->name, (long long)old);
+    if (!rc) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %lld", info->qname,
+                 info->qcols[table->primary_key], (long long)old);
+        rc = dbsync__exec(conn, sql, "giving a local row a new key");
+    }
+    if (!rc) {
+        v[table->primary_key].u.i = id;
+        dbsync__buf_reset(&m->sql);
+        dbsync__buf_puts(&m->sql, info->insert_all);
+        for (size_t i = 0; !rc && i < table->n_columns; i++) {
+            if (i)
+                dbsync__buf_puts(&m->sql, ", ");
+            if (!dbsync__append_literal(conn, &m->sql, &v[i], table, &table->columns[i]))
+                rc = DBSYNC_ERROR;
+        }
+        dbsync__buf_putc(&m->sql, ')');
+        if (!rc)
+            rc = m->sql.oom ? dbsync__error_nomem(&conn->error)
+                            : dbsync__exec(conn, m->sql.data, "giving a local row a new key");
+    }
+    dbsync_row_clear(table, v);
+    free(v);
+    if (!rc) {
+        /* messages speak of the key the application knows */
+        intptr_t first = dbsync__objmap_get(&m->aliases, t, old, 0);
+        if (dbsync__objmap_put(&m->aliases, t, id, first ? first : (intptr_t)old))
+            rc = dbsync__error_nomem(&conn->error);
+    }
     for (size_t k = 0; !rc && k < info->n_children; k++) {
         const dbsync__child *ch = &info->children[k];
         const dbsync_table *ct = &s->tables[ch->table];
@@ -811,16 +870,21 @@ static int merge_op(merge *m, unsigned t, int64_t id, char srv, const json_t *ro
     char loc = local_command(m->l, t, id);
     if (srv == 'd') {
         if (loc == 'u') /* server delete vs local update: the row lives on */
-            return make_local_insert(m, t, id);
+            return keep_row_for_push(m, t, id);
         if (loc == 'd') /* both deleted it */
             return drop_local_ops(m, t, id);
-        bool dependents;
-        int rc = has_local_dependents(m, t, id, &dependents);
-        if (rc)
-            return rc;
-        if (dependents) /* a local row still needs it: keep it, and push it again */
-            return make_local_insert(m, t, id);
-        return dbsync__writer_delete(m->w, t, id);
+        /* Decided when every page is read: a row kept for a local row may
+         * itself keep its parent (a chain of dependencies). */
+        if (m->ndels == m->capdels) {
+            size_t cap = m->capdels ? m->capdels * 2 : 64;
+            pending_delete *d = realloc(m->dels, cap * sizeof *d);
+            if (!d)
+                return dbsync__error_nomem(&m->conn->error);
+            m->dels = d;
+            m->capdels = cap;
+        }
+        m->dels[m->ndels++] = (pending_delete){t, id, false};
+        return DBSYNC_OK;
     }
     if (loc == 'u') /* update/update: the node's row wins */
         return DBSYNC_OK;
@@ -916,7 +980,7 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
 {
     const dbsync_schema *s = conn->schema;
     local_log l;
-    merge m = {conn, &l, NULL, {0}, NULL, NULL, DBSYNC__BUF_INIT};
+    merge m = {conn, &l, NULL, {0}, {0}, NULL, NULL, DBSYNC__BUF_INIT, NULL, 0, 0};
     json_t *first = NULL, *page = NULL;
     int rc = dbsync_conn_begin(conn);
     if (rc)
@@ -936,38 +1000,35 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_SYNC, "no page pulled");
     if (!rc)
         rc = page_rows(conn, json_object_get(first, "restore"), &m.restore);
-    /* New keys go above both sides' highest. */
+    /* New keys go above every key either side ever used: rows, and the
+     * logs (keys of deleted rows are never handed out again). */
     json_t *maxk = json_object_get(first, "max_keys");
+    int64_t *server_max = calloc(s->n_tables + 1, sizeof *server_max);
+    if (!rc && !server_max)
+        rc = dbsync__error_nomem(&conn->error);
     for (size_t t = 0; !rc && t < s->n_tables; t++) {
         char sql[512];
-        int64_t local_max = 0;
+        int64_t local_max = 0, log_max = 0;
         snprintf(sql, sizeof sql, "SELECT MAX(%s) FROM %s", conn->tables[t].qcols[s->tables[t].primary_key],
                  conn->tables[t].qname);
         rc = dbsync__query_int(conn, sql, &local_max);
-        int64_t server_max = (int64_t)json_integer_value(json_object_get(maxk, s->tables[t].name));
-        m.next_key[t] = (local_max > server_max ? local_max : server_max) + 1;
+        snprintf(sql, sizeof sql, "SELECT MAX(row_id) FROM sync_operations WHERE content_type_id = %ld",
+                 (long)conn->tables[t].content_type_id);
+        if (!rc)
+            rc = dbsync__query_int(conn, sql, &log_max);
+        server_max[t] = (int64_t)json_integer_value(json_object_get(maxk, s->tables[t].name));
+        int64_t top = local_max > server_max[t] ? local_max : server_max[t];
+        m.next_key[t] = (log_max > top ? log_max : top) + 1;
     }
-    /* Pass 1: local inserts whose keys the server also used get new keys,
-     * before any server row arrives (nothing to do without local inserts). */
-    bool local_inserts = false;
-    for (size_t i = 0; i < l.n && !local_inserts; i++)
-        local_inserts = l.objs[i].command == 'i';
-    for (json_t *p = local_inserts ? first : NULL; !rc && p;) {
-        size_t i;
-        json_t *op;
-        json_array_foreach(json_object_get(p, "operations"), i, op) {
-            unsigned t;
-            int64_t id;
-            char cmd;
-            if ((rc = page_op(conn, op, &t, &id, &cmd)))
-                break;
-            if (local_command(&l, t, id) == 'i' && (rc = rekey(&m, t, id)))
-                break;
-        }
-        if (p != first)
-            json_decref(p);
-        p = rc ? NULL : stage_next(conn, st, &rc);
+    /* Pass 1: local inserts whose keys the server has used (a row of its
+     * own, now or in the past) get new keys, before any server row arrives. */
+    size_t n_before = l.n;
+    for (size_t i = 0; !rc && i < n_before; i++) {
+        local_obj *o = &l.objs[i];
+        if (o->command == 'i' && o->row_id <= server_max[o->table])
+            rc = rekey(&m, o->table, o->row_id);
     }
+    free(server_max);
     /* Pass 2: the server's operations, conflicts resolved. */
     rewind(st->f);
     int64_t done = 0;
@@ -977,9 +1038,9 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         size_t i;
         json_t *op;
         json_array_foreach(json_object_get(page, "operations"), i, op) {
-            unsigned t;
-            int64_t id;
-            char cmd;
+            unsigned t = 0;
+            int64_t id = 0;
+            char cmd = 0;
             if (rc || (rc = page_op(conn, op, &t, &id, &cmd)))
                 break;
             rc = merge_op(&m, t, id, cmd, (const json_t *)dbsync__objmap_get(&rows, t, id, 0));
@@ -990,14 +1051,36 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         if (!rc)
             rc = progress(opts, conn, "merge", done, -1);
     }
-    if (!rc)
+    /* The server's deletes: rows still needed by local rows stay (and so,
+     * in turn, may their parents), the others go. */
+    for (bool changed = true; !rc && changed;) {
+        changed = false;
+        for (size_t i = 0; !rc && i < m.ndels; i++) {
+            pending_delete *d = &m.dels[i];
+            bool dependents;
+            if (d->kept || (rc = has_local_dependents(&m, d->table, d->id, &dependents)))
+                continue;
+            if (dependents) {
+                d->kept = changed = true;
+                rc = keep_row_for_push(&m, d->table, d->id);
+            }
+        }
+    }
+    for (size_t i = 0; !rc && i < m.ndels; i++)
+        if (!m.dels[i].kept)
+            rc = dbsync__writer_delete(m.w, m.dels[i].table, m.dels[i].id);
+    if (!rc) {
+        dbsync__writer_set_aliases(m.w, &m.aliases);
         rc = dbsync__writer_finish(m.w);
+    }
     if (!rc)
         rc = store_versions(conn, json_object_get(first, "versions"), since);
     (void)upto;
     json_decref(first);
     dbsync__writer_free(m.w);
     dbsync__objmap_free(&m.restore);
+    dbsync__objmap_free(&m.aliases);
+    free(m.dels);
     free(m.next_key);
     dbsync__buf_free(&m.sql);
     local_log_free(&l);

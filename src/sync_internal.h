@@ -70,6 +70,23 @@ typedef int (*dbsync__row_fn)(const dbsync_table *t, const dbsync_value *values,
 int dbsync__read_rows(dbsync_conn *conn, unsigned t, const int64_t *ids, size_t n,
                       dbsync__row_fn cb, void *payload);
 
+/* ---- objects (table, key) to a value: an open-addressing hash map ---- */
+
+typedef struct dbsync__objmap {
+    struct dbsync__objslot {
+        int64_t id;
+        uint32_t table; /* table index + 1; 0: empty slot */
+        intptr_t value;
+    } *slots;
+    size_t n, cap;
+} dbsync__objmap;
+
+/* Sets (t, id) to value; DBSYNC_OK or DBSYNC_ERROR (memory). */
+int dbsync__objmap_put(dbsync__objmap *m, unsigned t, int64_t id, intptr_t value);
+/* The value of (t, id), or def when absent. */
+intptr_t dbsync__objmap_get(const dbsync__objmap *m, unsigned t, int64_t id, intptr_t def);
+void dbsync__objmap_free(dbsync__objmap *m);
+
 /*
  * Writes rows as they are given, keys included, logging nothing: for pushes
  * applied on the server and pulls merged on a client (foreign-key checks
@@ -89,25 +106,11 @@ int dbsync__writer_put(dbsync__writer *w, unsigned t, const dbsync_value *values
 int dbsync__writer_delete(dbsync__writer *w, unsigned t, int64_t id);
 /* Writes what is queued and puts displaced rows back. */
 int dbsync__writer_finish(dbsync__writer *w);
+/* Keys to name in messages in place of the ones rows have now (a merge
+ * re-keys rows); borrowed, may be NULL. */
+void dbsync__writer_set_aliases(dbsync__writer *w, const dbsync__objmap *aliases);
 /* Number of rows written so far (progress). */
 int64_t dbsync__writer_count(const dbsync__writer *w);
-
-/* ---- objects (table, key) to a value: an open-addressing hash map ---- */
-
-typedef struct dbsync__objmap {
-    struct dbsync__objslot {
-        int64_t id;
-        uint32_t table; /* table index + 1; 0: empty slot */
-        intptr_t value;
-    } *slots;
-    size_t n, cap;
-} dbsync__objmap;
-
-/* Sets (t, id) to value; DBSYNC_OK or DBSYNC_ERROR (memory). */
-int dbsync__objmap_put(dbsync__objmap *m, unsigned t, int64_t id, intptr_t value);
-/* The value of (t, id), or def when absent. */
-intptr_t dbsync__objmap_get(const dbsync__objmap *m, unsigned t, int64_t id, intptr_t def);
-void dbsync__objmap_free(dbsync__objmap *m);
 
 /* Current server time as a datetime literal text (UTC), for sync_versions. */
 void dbsync__now_text(char *out, size_t size);
