@@ -247,8 +247,8 @@ sql_is "init created the tables" "1" \
 raw --help
 check "--help prints the usage on stdout and exits 0" \
     sh -c "[ $rc -eq 0 ] && grep -q '^usage: dbsync' '$T/out' && [ ! -s '$T/err' ]"
-check "--help documents NULL, the exit codes and no sync command yet" \
-    sh -c "grep -qF '\\N' '$T/out' && grep -q 'Exit status' '$T/out' && ! grep -qw push '$T/out'"
+check "--help documents NULL, the exit codes and the sync commands" \
+    sh -c "grep -qF '\\N' '$T/out' && grep -q 'Exit status' '$T/out' && grep -qw push '$T/out'"
 raw -h
 check "-h is --help" sh -c "[ $rc -eq 0 ] && grep -q '^usage: dbsync' '$T/out'"
 raw --version
@@ -448,7 +448,7 @@ bad "argument that is not col=value" 2 '"vip" is not col=value' update customer 
 bad "missing arguments of update" 2 'update: missing arguments' update customer 1
 bad "missing arguments of get" 2 'get: missing arguments' get customer
 bad "too many arguments" 2 'delete: too many arguments' delete customer 1 2
-bad "unknown command" 2 'unknown command "push"' push http://localhost:1
+bad "unknown command" 2 'unknown command "frobnicate"' frobnicate http://localhost:1
 bad "unknown command frob" 2 'unknown command "frob"' frob
 bad "non-numeric id" 1 '"abc" is not a row id' get customer abc
 bad "id with trailing garbage" 1 '"1x" is not a row id' delete customer 1x

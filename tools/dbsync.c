@@ -4,11 +4,19 @@
  * the command against the schema, then runs the command through the public
  * API and prints its result (formats in doc/cli.md).
  *
- * Invariants: all arguments are parsed and checked before the database is
- * opened, so a command with any bad argument never writes; each write is a
- * single runtime call, which is transactional. Every failure prints exactly
- * one line "dbsync: ..." on stderr (control characters in it escaped) and
- * exits 1 (bad input, missing row, database failure) or 2 (usage).
+ * The sync commands (register, push, pull, sync, repair) are one call each
+ * of the client procedures of <dbsync/sync.h>; the line they print comes
+ * from the node's status read before and after the call.
+ *
+ * Invariants: all arguments and options are parsed and checked before the
+ * database is opened, so a command with any bad argument never writes; each
+ * write and each sync procedure is a single runtime call, which is
+ * transactional. Every failure prints exactly one line "dbsync: ..." on
+ * stderr (control characters in it escaped) and exits 1 (bad input, missing
+ * row, database failure), 2 (usage), 3 (server unreachable: retry later),
+ * 4 (push refused: the server is ahead) or 5 (a conflict to resolve). The
+ * progress line of the sync commands is drawn only when stderr is a
+ * terminal, and is erased before anything else is printed.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,12 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <dbsync/dbsync.h>
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+#define EXIT_OFFLINE 3  /* DBSYNC_ENET: the server cannot be reached, retry later */
+#define EXIT_STALE 4    /* DBSYNC_EPULLREQUIRED: the server is ahead, pull first */
+#define EXIT_CONFLICT 5 /* DBSYNC_ECONFLICT: a conflict the application must resolve */
+
+/* Bounds of --timeout (seconds; the milliseconds must fit a 32-bit long) and --page-size. */
+#define TIMEOUT_MAX_S 2147483L
+#define PAGE_SIZE_MAX 1000000L
 
 /* How many bytes of a user-given string a message quotes before cutting it. */
 #define SHOWN_MAX 80
@@ -31,6 +47,11 @@
 typedef struct cli {
     const char *db_url;
     const char *schema_path;
+    const char *token;          /* --token, register only */
+    const char *timeout_text;   /* --timeout, sync commands only */
+    const char *page_size_text; /* --page-size, sync commands only */
+    long timeout_ms;            /* parsed --timeout; 0: the library's default */
+    long page_size;             /* parsed --page-size; 0: the library's default */
     dbsync_schema *schema;
     dbsync_conn *conn;
 } cli;
@@ -49,6 +70,7 @@ typedef struct command {
     int max_args; /* -1: no limit */
     command_fn run;
     const char *synopsis;
+    bool remote; /* talks to a server: takes --timeout and --page-size */
 } command;
 
 /* ---- messages ---- */
@@ -152,13 +174,17 @@ static int column_fail(const char *prefix, const dbsync_column *col, const dbsyn
 /* ---- usage ---- */
 
 static const char usage_text[] =
-    "usage: dbsync --db URL --schema SCHEMA.xml COMMAND [ARGS...]\n"
+    "usage: dbsync --db URL --schema SCHEMA.xml [OPTIONS] COMMAND [ARGS...]\n"
     "       dbsync -h | --help | --version\n"
     "\n"
     "Options (before the command; --opt=VALUE also works):\n"
     "  --db URL          database: sqlite3:PATH, pgsql://user:pass@host:port/dbname,\n"
     "                    mysql://user:pass@host:port/dbname, optional ?key=value&...\n"
     "  --schema FILE     the XML schema file of the database\n"
+    "  --token TOKEN     register: the server's registration token\n"
+    "  --timeout SECONDS sync commands: limit of each request to the server\n"
+    "                    (default 60; decimals allowed, e.g. 2.5)\n"
+    "  --page-size N     pull, sync, repair: rows asked per page (default 1000)\n"
     "  -h, --help        print this help and exit\n"
     "  --version         print the version and exit\n"
     "\n"
@@ -180,6 +206,15 @@ static const char usage_text[] =
     "                         VERSION - while not pushed\n"
     "  status                 print node, version, operations and unpushed counts\n"
     "\n"
+    "Sync commands (SERVER: http://HOST:PORT or https://HOST:PORT):\n"
+    "  register SERVER        make this database a node of the server\n"
+    "  push SERVER            send the unpushed operations\n"
+    "  pull SERVER            fetch the server's new versions and merge them\n"
+    "  sync SERVER            push; when the server is ahead, pull and push again\n"
+    "  repair SERVER          replace the synced tables with the server's content\n"
+    "                         and reset the log (unpushed operations are lost)\n"
+    "Each prints one line on success. On a terminal, stderr shows their progress.\n"
+    "\n"
     "Values are the text forms of the column types: integer -42; boolean true,\n"
     "false, 1, 0; real 2.5e-3; decimal -123.45; text as is; date YYYY-MM-DD; time\n"
     "HH:MM:SS[.ffffff]; datetime \"YYYY-MM-DD HH:MM:SS[.ffffff]\"; blob as\n"
@@ -191,8 +226,11 @@ static const char usage_text[] =
     "that is literally \\N prints as \\\\N).\n"
     "\n"
     "Exit status: 0 success; 1 bad input, missing row, refused or failed database\n"
-    "operation; 2 usage error (unknown option or command, missing option or\n"
-    "argument).\n";
+    "operation or sync procedure; 2 usage error (unknown option or command, missing\n"
+    "option or argument, bad option value); 3 the server cannot be reached (offline\n"
+    "or timed out: retry later); 4 push refused, the server is ahead (pull first,\n"
+    "or run sync again); 5 a conflict the application must resolve (for example a\n"
+    "unique value taken on the server): fix the row, then sync again.\n";
 
 /* ---- parsing arguments ---- */
 
@@ -219,6 +257,44 @@ static bool parse_id(const char *s, int64_t *out)
         *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
     else
         *out = (int64_t)v;
+    return true;
+}
+
+/*
+ * A number of seconds, "DIGITS[.DIGITS]" (no sign, no exponent, read the same
+ * whatever the locale), to milliseconds: at least 1, at most TIMEOUT_MAX_S
+ * seconds; digits after the third decimal are dropped.
+ */
+static bool parse_timeout(const char *s, long *out)
+{
+    const char *p = s;
+    long whole = 0, frac = 0;
+    int nfrac = 0;
+    if (!(*p >= '0' && *p <= '9'))
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > TIMEOUT_MAX_S)
+            return false;
+    }
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if (nfrac < 3) {
+                frac = frac * 10 + (*p - '0');
+                nfrac++;
+            }
+    }
+    if (*p)
+        return false;
+    for (; nfrac < 3; nfrac++)
+        frac *= 10;
+    long ms = whole * 1000 + frac;
+    if (ms < 1 || ms > TIMEOUT_MAX_S * 1000)
+        return false;
+    *out = ms;
     return true;
 }
 
@@ -753,15 +829,259 @@ static int cmd_status(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- the sync commands ---- */
+
+typedef enum remote_kind { R_REGISTER, R_PUSH, R_PULL, R_SYNC, R_REPAIR } remote_kind;
+
+/* The progress line on stderr: how many characters it shows now (0: none). */
+typedef struct progress_line {
+    size_t shown;
+} progress_line;
+
+/* Words of a progress stage: what is done and to what it is counted. */
+static void stage_words(const char *stage, const char **verb, const char **unit)
+{
+    static const struct {
+        const char *stage, *verb, *unit;
+    } words[] = {{"push", "pushing", "operations"},
+                 {"pull", "pulling", "operations"},
+                 {"merge", "merging", "operations"},
+                 {"repair", "repairing", "rows"}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(stage, words[i].stage) == 0) {
+            *verb = words[i].verb;
+            *unit = words[i].unit;
+            return;
+        }
+    *verb = stage;
+    *unit = "done";
+}
+
+/* The progress callback: redraws the one line, padding over a longer previous one. */
+static int show_progress(const char *stage, int64_t done, int64_t total, void *payload)
+{
+    progress_line *p = payload;
+    const char *verb, *unit;
+    char line[160];
+    stage_words(stage ? stage : "working", &verb, &unit);
+    int n;
+    if (total >= 0 && done <= total)
+        n = snprintf(line, sizeof line, "dbsync: %.40s %" PRId64 "/%" PRId64 " %s (%d%%)", verb,
+                     done, total, unit,
+                     total > 0 ? (int)((double)done * 100.0 / (double)total) : 100);
+    else
+        n = snprintf(line, sizeof line, "dbsync: %.40s %" PRId64 " %s", verb, done, unit);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    fputc('\r', stderr);
+    fwrite(line, 1, len, stderr);
+    for (size_t i = len; i < p->shown; i++)
+        fputc(' ', stderr);
+    if (len > p->shown)
+        p->shown = len;
+    fflush(stderr);
+    return 0;
+}
+
+/* Erases the progress line, if any, so that the next output starts a clean line. */
+static void progress_clear(progress_line *p)
+{
+    if (!p->shown)
+        return;
+    fputc('\r', stderr);
+    for (size_t i = 0; i < p->shown; i++)
+        fputc(' ', stderr);
+    fputc('\r', stderr);
+    fflush(stderr);
+    p->shown = 0;
+}
+
+static bool has_prefix_nocase(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++) {
+        char ch = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+        if (ch != *prefix)
+            return false;
+    }
+    return true;
+}
+
+/* A server URL as the tool accepts it: http:// or https://, then a host. The
+ * library checks the rest before any request. */
+static int check_server(const char *url)
+{
+    size_t skip = 0;
+    if (has_prefix_nocase(url, "http://"))
+        skip = 7;
+    else if (has_prefix_nocase(url, "https://"))
+        skip = 8;
+    if (!skip)
+        return fail(EXIT_FAIL,
+                    "bad server URL \"%s\": expected http://HOST:PORT or https://HOST:PORT",
+                    shown(url));
+    if (url[skip] == '\0' || url[skip] == '/' || url[skip] == ':')
+        return fail(EXIT_FAIL, "bad server URL \"%s\": no host", shown(url));
+    return EXIT_OK;
+}
+
+/* The exit status of a failed sync procedure. */
+static int remote_status(int rc)
+{
+    switch (rc) {
+    case DBSYNC_ENET:
+        return EXIT_OFFLINE;
+    case DBSYNC_EPULLREQUIRED:
+        return EXIT_STALE;
+    case DBSYNC_ECONFLICT:
+        return EXIT_CONFLICT;
+    default:
+        return EXIT_FAIL;
+    }
+}
+
+/* Prints "version V" or "no version yet" (a server that has none). */
+static void put_version(const char *head, int64_t version)
+{
+    if (version)
+        printf("%s version %" PRId64 "\n", head, version);
+    else
+        printf("%s no version yet\n", head);
+}
+
+static int remote(cli *c, const char *server, remote_kind kind, const char *name)
+{
+    int status = check_server(server);
+    if (status == EXIT_OK)
+        status = open_conn(c, false);
+    if (status != EXIT_OK)
+        return status;
+
+    dbsync_status before, after;
+    memset(&before, 0, sizeof before);
+    memset(&after, 0, sizeof after);
+    int rc = dbsync_status_get(c->conn, &before);
+    if (rc != DBSYNC_OK)
+        return op_fail(c, name, rc);
+
+    progress_line line = {0};
+    dbsync_client_options opts = DBSYNC_CLIENT_OPTIONS_INIT;
+    opts.timeout_ms = c->timeout_ms;
+    /* A short limit also bounds the connection; a long one keeps the library's 10 s. */
+    if (c->timeout_ms > 0 && c->timeout_ms < 10000)
+        opts.connect_timeout_ms = c->timeout_ms;
+    opts.page_size = c->page_size;
+    opts.token = c->token;
+    if (isatty(STDERR_FILENO)) {
+        opts.progress = show_progress;
+        opts.payload = &line;
+    }
+
+    switch (kind) {
+    case R_REGISTER:
+        rc = dbsync_register(c->conn, server, &opts);
+        break;
+    case R_PUSH:
+        rc = dbsync_push(c->conn, server, &opts);
+        break;
+    case R_PULL:
+        rc = dbsync_pull(c->conn, server, &opts);
+        break;
+    case R_SYNC:
+        rc = dbsync_sync(c->conn, server, &opts);
+        break;
+    case R_REPAIR:
+        rc = dbsync_repair(c->conn, server, &opts);
+        break;
+    }
+    progress_clear(&line);
+    if (rc != DBSYNC_OK) {
+        const char *msg = conn_text(c, rc);
+        size_t n = strlen(name);
+        int code = remote_status(rc);
+        if (strncmp(msg, name, n) == 0 && msg[n] == ':')
+            return fail(code, "%s", msg);
+        return fail(code, "%s: %s", name, msg);
+    }
+    rc = dbsync_status_get(c->conn, &after);
+    if (rc != DBSYNC_OK)
+        return op_fail(c, name, rc);
+
+    switch (kind) {
+    case R_REGISTER:
+        printf("registered as node %" PRId64 "\n", after.node_id);
+        break;
+    case R_PUSH: {
+        /* Writes made meanwhile by another program are not counted as pushed. */
+        int64_t pushed = before.unpushed - after.unpushed;
+        if (pushed < 0)
+            pushed = 0;
+        if (pushed == 0 && after.version_id == before.version_id) {
+            puts("nothing to push");
+        } else {
+            printf("pushed %" PRId64 " operation%s:", pushed, pushed == 1 ? "" : "s");
+            put_version("", after.version_id);
+        }
+        break;
+    }
+    case R_PULL:
+        if (after.version_id)
+            printf("pulled to version %" PRId64 "\n", after.version_id);
+        else
+            puts("pulled: no version yet");
+        break;
+    case R_SYNC:
+        put_version("synced:", after.version_id);
+        break;
+    case R_REPAIR:
+        put_version("repaired:", after.version_id);
+        break;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_register(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return remote(c, argv[0], R_REGISTER, "register");
+}
+
+static int cmd_push(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return remote(c, argv[0], R_PUSH, "push");
+}
+
+static int cmd_pull(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return remote(c, argv[0], R_PULL, "pull");
+}
+
+static int cmd_sync(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return remote(c, argv[0], R_SYNC, "sync");
+}
+
+static int cmd_repair(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return remote(c, argv[0], R_REPAIR, "repair");
+}
+
 static const command commands[] = {
-    {"init", 0, 0, cmd_init, "init"},
-    {"insert", 1, -1, cmd_insert, "insert TABLE [col=value...]"},
-    {"update", 3, -1, cmd_update, "update TABLE ID col=value..."},
-    {"delete", 2, 2, cmd_delete, "delete TABLE ID"},
-    {"get", 2, 2, cmd_get, "get TABLE ID"},
-    {"list", 1, -1, cmd_list, "list TABLE [col=value...]"},
-    {"log", 0, 0, cmd_log, "log"},
-    {"status", 0, 0, cmd_status, "status"},
+    {"init", 0, 0, cmd_init, "init", false},
+    {"insert", 1, -1, cmd_insert, "insert TABLE [col=value...]", false},
+    {"update", 3, -1, cmd_update, "update TABLE ID col=value...", false},
+    {"delete", 2, 2, cmd_delete, "delete TABLE ID", false},
+    {"get", 2, 2, cmd_get, "get TABLE ID", false},
+    {"list", 1, -1, cmd_list, "list TABLE [col=value...]", false},
+    {"log", 0, 0, cmd_log, "log", false},
+    {"status", 0, 0, cmd_status, "status", false},
+    {"register", 1, 1, cmd_register, "register SERVER", true},
+    {"push", 1, 1, cmd_push, "push SERVER", true},
+    {"pull", 1, 1, cmd_pull, "pull SERVER", true},
+    {"sync", 1, 1, cmd_sync, "sync SERVER", true},
+    {"repair", 1, 1, cmd_repair, "repair SERVER", true},
 };
 
 /* ---- main ---- */
@@ -821,6 +1141,12 @@ static int run(int argc, char **argv)
             m = option_value(argc, argv, &i, "db", &c.db_url);
             if (m == 0)
                 m = option_value(argc, argv, &i, "schema", &c.schema_path);
+            if (m == 0)
+                m = option_value(argc, argv, &i, "token", &c.token);
+            if (m == 0)
+                m = option_value(argc, argv, &i, "timeout", &c.timeout_text);
+            if (m == 0)
+                m = option_value(argc, argv, &i, "page-size", &c.page_size_text);
         }
         if (m < 0)
             return EXIT_USAGE;
@@ -843,6 +1169,23 @@ static int run(int argc, char **argv)
     if (cmd->max_args >= 0 && nargs > cmd->max_args)
         return fail(EXIT_USAGE, "%s: too many arguments (usage: dbsync ... %s)", cmd->name,
                     cmd->synopsis);
+    if (c.token && strcmp(cmd->name, "register") != 0)
+        return fail(EXIT_USAGE, "option --token applies to register only");
+    if ((c.timeout_text || c.page_size_text) && !cmd->remote)
+        return fail(EXIT_USAGE,
+                    "option --%s applies to the sync commands only (register, push, "
+                    "pull, sync, repair)",
+                    c.timeout_text ? "timeout" : "page-size");
+    if (c.timeout_text && !parse_timeout(c.timeout_text, &c.timeout_ms))
+        return fail(EXIT_USAGE, "--timeout: \"%s\" is not a number of seconds from 0.001 to %ld",
+                    shown(c.timeout_text), TIMEOUT_MAX_S);
+    if (c.page_size_text) {
+        int64_t v;
+        if (!parse_id(c.page_size_text, &v) || v < 1 || v > PAGE_SIZE_MAX)
+            return fail(EXIT_USAGE, "--page-size: \"%s\" is not a number from 1 to %ld",
+                        shown(c.page_size_text), PAGE_SIZE_MAX);
+        c.page_size = (long)v;
+    }
     if (!c.db_url)
         return fail(EXIT_USAGE, "missing --db URL (see dbsync --help)");
     if (!c.schema_path)

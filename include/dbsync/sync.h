@@ -67,10 +67,10 @@ int dbsync_push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
 /**
  * Fetches the versions after this node's latest and merges them with the
  * local unpushed operations, resolving conflicts as doc/conflicts.md says.
+ * A pull needs no registration (it reads only).
  * @return DBSYNC_OK; DBSYNC_ECONFLICT (a unique value held by a local row
  *         the server did not change: the message lists table, key and
- *         columns; nothing was changed); DBSYNC_ENOTREGISTERED; DBSYNC_ENET;
- *         DBSYNC_ERROR
+ *         columns; nothing was changed); DBSYNC_ENET; DBSYNC_ERROR
  */
 int dbsync_pull(dbsync_conn *conn, const char *server_url, const dbsync_client_options *opts);
 
