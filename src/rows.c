@@ -669,9 +669,9 @@ int dbsync__writer_finish(dbsync__writer *w)
             for (size_t i = 0; u && i < u->n_columns; i++)
                 dbsync__buf_printf(&cols, "%s%s", i ? ", " : "", table->columns[u->columns[i]].name);
             rc = dbsync__error_set(&conn->error, DBSYNC_ECONFLICT, DBSYNC_ECLASS_SYNC,
-                                   "unique conflict in table %s, columns (%s): row %lld takes the "
-                                   "values that row %lld holds, and row %lld is not changed by "
-                                   "the other side",
+                                   "unique conflict in table %s, columns (%s): the incoming row "
+                                   "%lld needs the values that row %lld here holds, and the other "
+                                   "side does not change row %lld here",
                                    table->name, cols.data ? cols.data : "?",
                                    (long long)known_key(w, d.table, holder),
                                    (long long)known_key(w, d.table, d.id),

@@ -959,7 +959,8 @@ static int64_t cv_holder_of(cv_ctx *x, int n, const dbsync_table *t, const char 
 /*
  * What an application does with a unique conflict: give the local row
  * named by the message fresh values in the conflicting columns. A pull
- * names the local row second ("row S takes the values that row L holds"),
+ * names the local row second ("the incoming row S needs the values that row
+ * L here holds"),
  * a push names the pushed row first. Returns false if the message is not
  * a unique conflict.
  */
@@ -970,8 +971,8 @@ static bool cv_resolve(cv_ctx *x, int n, const char *msg)
     char table[64], cols[128];
     long long a, b;
     if (!p || sscanf(p,
-                     "unique conflict in table %63[^,], columns (%127[^)]): row %lld takes the "
-                     "values that row %lld holds",
+                     "unique conflict in table %63[^,], columns (%127[^)]): the incoming row "
+                     "%lld needs the values that row %lld here holds",
                      table, cols, &a, &b) != 4)
         return false;
     bool pushed = strstr(msg, "/push:") != NULL;

@@ -109,9 +109,8 @@ static int64_t base_project(cv_ctx *x, int64_t *account)
 /*
  * Two nodes insert a task with the same key and the same (project_id,
  * slot). The second's pull re-keys its task (1 -> 2), then finds the unique
- * conflict, rolls back and reports "row 1 takes the values that row 2
- * holds": row 2 existed only inside the rolled-back merge; the local row
- * is still 1, so the application cannot find the row to fix.
+ * conflict and rolls back; the message must name the local row by the key
+ * it still has (1), not by the one it had inside the rolled-back merge.
  */
 static void rekeyed_conflict(cv_ctx *x)
 {
