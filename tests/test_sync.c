@@ -726,6 +726,70 @@ static void test_sync__repair_and_query(void **state)
     ts_stop(ts);
 }
 
+/* ---- hooks ---- */
+
+static int refuse_before, refuse_after, hook_calls;
+
+static int hook_before(dbsync_conn *conn, const dbsync_hook_info *info, char *message,
+                       size_t size, void *payload)
+{
+    (void)conn;
+    (void)payload;
+    hook_calls++;
+    assert_string_equal(info->procedure, "push");
+    assert_true(info->node_id > 0);
+    if (refuse_before)
+        snprintf(message, size, "closed for inventory");
+    return refuse_before;
+}
+
+static int hook_after(dbsync_conn *conn, const dbsync_hook_info *info, char *message,
+                      size_t size, void *payload)
+{
+    (void)payload;
+    hook_calls++;
+    assert_true(info->version_id > 0);
+    /* the hook sees the pushed rows, inside the push's transaction */
+    int64_t n;
+    assert_int_equal(dbsync__query_int(conn, "SELECT COUNT(*) FROM customer", &n), 0);
+    assert_true(n > 0);
+    if (refuse_after)
+        snprintf(message, size, "audit failed");
+    return refuse_after;
+}
+
+static void test_sync__push_hooks(void **state)
+{
+    (void)state;
+    char file[64];
+    snprintf(file, sizeof file, "server%d.db", ++counter);
+    dbsync_server_options o = DBSYNC_SERVER_OPTIONS_INIT;
+    o.before_push = hook_before;
+    o.after_push = hook_after;
+    ts_server *ts = ts_start_conn(tu_open(dir, file, schema), schema, &o);
+    dbsync_conn *a = node(ts);
+    ins(a, customer, (const char *[]){"email=hooked", NULL});
+    refuse_before = 1;
+    assert_int_equal(dbsync_push(a, ts->url, NULL), DBSYNC_EUSER);
+    assert_non_null(strstr(dbsync_conn_error(a)->message, "closed for inventory"));
+    refuse_before = 0;
+    refuse_after = 1;
+    assert_int_equal(dbsync_push(a, ts->url, NULL), DBSYNC_EUSER);
+    assert_non_null(strstr(dbsync_conn_error(a)->message, "audit failed"));
+    int64_t n;
+    OK(ts->conn, dbsync__query_int(ts->conn, "SELECT COUNT(*) FROM customer", &n));
+    assert_int_equal(n, 0); /* refused after applying: rolled back whole */
+    OK(ts->conn, dbsync__query_int(ts->conn, "SELECT COUNT(*) FROM sync_versions", &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(unpushed(a), 1);
+    refuse_after = 0;
+    OK(a, dbsync_push(a, ts->url, NULL));
+    same(a, ts->conn);
+    assert_int_equal(hook_calls, 5);
+    dbsync_conn_close(a);
+    ts_stop(ts);
+}
+
 static void test_sync__errors(void **state)
 {
     (void)state;
@@ -766,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_sync__signatures_and_replays),
         cmocka_unit_test(test_sync__write_during_push),
         cmocka_unit_test(test_sync__repair_and_query),
+        cmocka_unit_test(test_sync__push_hooks),
         cmocka_unit_test(test_sync__errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
