@@ -99,6 +99,48 @@ int dbsync__read_rows(dbsync_conn *conn, unsigned t, const int64_t *ids, size_t 
     return rc;
 }
 
+/* ---- rows as JSON text, by object ---- */
+
+static int keep_row_text(const dbsync_table *t, const dbsync_value *values, void *payload)
+{
+    dbsync__row_texts *rt = payload;
+    dbsync__buf_reset(&rt->text);
+    dbsync__buf_putc(&rt->text, '[');
+    for (size_t i = 0; i < t->n_columns; i++) {
+        if (i)
+            dbsync__buf_putc(&rt->text, ',');
+        int rc = dbsync__value_json_text(&rt->text, &values[i], t, &t->columns[i], &rt->conn->error);
+        if (rc)
+            return rc;
+    }
+    dbsync__buf_putc(&rt->text, ']');
+    char *copy = rt->text.oom ? NULL : dbsync__strndup(rt->text.data, rt->text.len);
+    if (!copy || dbsync__objmap_put(&rt->map, dbsync__table_index(rt->conn, t),
+                                    values[t->primary_key].u.i, (intptr_t)copy)) {
+        free(copy);
+        return dbsync__error_nomem(&rt->conn->error);
+    }
+    return DBSYNC_OK;
+}
+
+int dbsync__row_texts_read(dbsync__row_texts *rt, unsigned t, const int64_t *ids, size_t n)
+{
+    return dbsync__read_rows(rt->conn, t, ids, n, keep_row_text, rt);
+}
+
+const char *dbsync__row_texts_get(const dbsync__row_texts *rt, unsigned t, int64_t id)
+{
+    return (const char *)dbsync__objmap_get(&rt->map, t, id, 0);
+}
+
+void dbsync__row_texts_clear(dbsync__row_texts *rt)
+{
+    for (size_t i = 0; i < rt->map.cap; i++)
+        if (rt->map.slots[i].table)
+            free((char *)rt->map.slots[i].value);
+    dbsync__objmap_free(&rt->map);
+}
+
 /* ---- objects to values ---- */
 
 static size_t obj_hash(unsigned t, int64_t id, size_t cap)

@@ -617,6 +617,12 @@ static int keylist_add(keylist *k, int64_t id)
     return DBSYNC_OK;
 }
 
+typedef struct pull_op {
+    unsigned table;
+    int64_t row_id;
+    char command;
+} pull_op;
+
 static int handle_pull(dbsync_server *srv, dbsync_conn *conn, const dbsync_request *req,
                        dbsync_response *out)
 {
@@ -647,10 +653,12 @@ static int handle_pull(dbsync_server *srv, dbsync_conn *conn, const dbsync_reque
     if (limit <= 0 || limit > srv->opts.page_size)
         limit = srv->opts.page_size;
     json_t *resp = json_object();
-    json_t *ops = json_array(), *rows = json_object();
+    pull_op *ops = NULL;
+    size_t n_ops = 0, cap_ops = 0;
+    dbsync__row_texts rt = {{0}, DBSYNC__BUF_INIT, conn};
     keylist *need = calloc(s->n_tables, sizeof *need);
     dbsync__buf b = DBSYNC__BUF_INIT;
-    int rc = resp && ops && rows && need ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
+    int rc = resp && need ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
     bool first_page = cur_ct < 0;
     /* One snapshot for the page where the backend has one. */
     bool own = false;
@@ -759,8 +767,16 @@ again:
                 char c = dbsync__compress_server(first_cmd, last_cmd);
                 int t = dbsync__table_by_content_type(conn, (int32_t)last_ct);
                 if (c && t >= 0) {
-                    json_array_append_new(ops, json_pack("[I,I,s#]", (json_int_t)last_ct,
-                                                         (json_int_t)last_row, &c, (size_t)1));
+                    if (n_ops == cap_ops) {
+                        cap_ops = cap_ops ? cap_ops * 2 : 256;
+                        pull_op *grown = realloc(ops, cap_ops * sizeof *grown);
+                        if (!grown) {
+                            rc = dbsync__error_nomem(&conn->error);
+                            break;
+                        }
+                        ops = grown;
+                    }
+                    ops[n_ops++] = (pull_op){(unsigned)t, last_row, c};
                     if (c != 'd' && keylist_add(&need[t], last_row))
                         rc = dbsync__error_nomem(&conn->error);
                 }
@@ -786,27 +802,62 @@ again:
     if (r)
         dbi_result_free(r);
     for (size_t t = 0; !rc && t < s->n_tables; t++)
-        rc = dbsync__rows_section_add(conn, rows, (unsigned)t, need[t].ids, need[t].n);
+        rc = dbsync__row_texts_read(&rt, (unsigned)t, need[t].ids, need[t].n);
     if (own && conn->in_tx) {
         dbsync_error first = conn->error;
         dbsync_conn_rollback(conn); /* read only */
         conn->error = first;
     }
+    /* The answer: a header line, then one line per operation, as text. */
+    dbsync__buf text = DBSYNC__BUF_INIT;
     if (!rc) {
+        json_t *columns = json_object();
+        for (size_t t = 0; columns && t < s->n_tables; t++)
+            if (need[t].n)
+                json_object_set_new(columns, s->tables[t].name, dbsync__columns_json(&s->tables[t]));
+        json_object_set_new(resp, "protocol", json_integer(DBSYNC__PROTOCOL));
         json_object_set_new(resp, "upto", json_integer((json_int_t)upto));
-        json_object_set_new(resp, "operations", ops);
-        json_object_set_new(resp, "rows", rows);
+        json_object_set_new(resp, "operations", json_integer((json_int_t)n_ops));
+        json_object_set_new(resp, "columns", columns ? columns : json_object());
         json_object_set_new(resp, "cursor", more ? json_pack("[I,I]", (json_int_t)em_ct, (json_int_t)em_row)
                                                  : json_null());
-        ops = rows = NULL;
-        respond(out, 200, resp);
-        resp = NULL;
+        char *head = json_dumps(resp, JSON_COMPACT);
+        if (!head) {
+            rc = dbsync__error_nomem(&conn->error);
+        } else {
+            dbsync__buf_puts(&text, head);
+            dbsync__buf_putc(&text, '\n');
+            free(head);
+        }
+        for (size_t i = 0; !rc && i < n_ops; i++) {
+            const char *row = ops[i].command == 'd' ? NULL
+                                                    : dbsync__row_texts_get(&rt, ops[i].table, ops[i].row_id);
+            if (ops[i].command != 'd' && !row)
+                continue; /* gone since: a later pull brings its delete */
+            dbsync__buf_printf(&text, "[%ld,%lld,\"%c\"", (long)conn->tables[ops[i].table].content_type_id,
+                               (long long)ops[i].row_id, ops[i].command);
+            if (row) {
+                dbsync__buf_putc(&text, ',');
+                dbsync__buf_puts(&text, row);
+            }
+            dbsync__buf_puts(&text, "]\n");
+        }
+        if (!rc && text.oom)
+            rc = dbsync__error_nomem(&conn->error);
+    }
+    if (!rc) {
+        out->status = 200;
+        out->content_type = "application/json";
+        out->body_len = text.len;
+        out->body = dbsync__buf_take(&text);
     } else if (!out->body) {
         fail_db(out, conn, "pull");
     }
+    dbsync__buf_free(&text);
     json_decref(resp);
-    json_decref(ops);
-    json_decref(rows);
+    free(ops);
+    dbsync__row_texts_clear(&rt);
+    dbsync__buf_free(&rt.text);
     for (size_t t = 0; need && t < s->n_tables; t++)
         free(need[t].ids);
     free(need);

@@ -339,43 +339,6 @@ int dbsync_push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     return rc ? rc : push(conn, server_url, opts, &sent);
 }
 
-/* Rows of one chunk of a push, as JSON text, by object. */
-typedef struct chunk_rows {
-    dbsync__objmap map; /* (table, key) -> malloc'ed JSON text of the row */
-    dbsync__buf text;
-    dbsync_conn *conn;
-} chunk_rows;
-
-static int keep_row_text(const dbsync_table *t, const dbsync_value *values, void *payload)
-{
-    chunk_rows *cr = payload;
-    dbsync__buf_reset(&cr->text);
-    dbsync__buf_putc(&cr->text, '[');
-    for (size_t i = 0; i < t->n_columns; i++) {
-        if (i)
-            dbsync__buf_putc(&cr->text, ',');
-        int rc = dbsync__value_json_text(&cr->text, &values[i], t, &t->columns[i], &cr->conn->error);
-        if (rc)
-            return rc;
-    }
-    dbsync__buf_putc(&cr->text, ']');
-    char *copy = cr->text.oom ? NULL : dbsync__strndup(cr->text.data, cr->text.len);
-    if (!copy || dbsync__objmap_put(&cr->map, dbsync__table_index(cr->conn, t),
-                                    values[t->primary_key].u.i, (intptr_t)copy)) {
-        free(copy);
-        return dbsync__error_nomem(&cr->conn->error);
-    }
-    return DBSYNC_OK;
-}
-
-static void chunk_rows_clear(chunk_rows *cr)
-{
-    for (size_t i = 0; i < cr->map.cap; i++)
-        if (cr->map.slots[i].table)
-            free((char *)cr->map.slots[i].value);
-    dbsync__objmap_free(&cr->map);
-}
-
 #define PUSH_CHUNK 500
 
 /* The push's body: a header line, then one line per operation with its
@@ -411,7 +374,7 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
     dbsync__buf_puts(body, text);
     dbsync__buf_putc(body, '\n');
     free(text);
-    chunk_rows cr = {{0}, DBSYNC__BUF_INIT, conn};
+    dbsync__row_texts cr = {{0}, DBSYNC__BUF_INIT, conn};
     int64_t *ids = malloc(PUSH_CHUNK * sizeof *ids);
     int rc = ids ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
     for (size_t at = 0; !rc && at < l->n; at += PUSH_CHUNK) {
@@ -423,14 +386,13 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
                 if (l->objs[i].table == t && (l->objs[i].command == 'i' || l->objs[i].command == 'u'))
                     ids[n++] = l->objs[i].row_id;
             if (n)
-                rc = dbsync__read_rows(conn, (unsigned)t, ids, n, keep_row_text, &cr);
+                rc = dbsync__row_texts_read(&cr, (unsigned)t, ids, n);
         }
         for (size_t i = at; !rc && i < stop; i++) {
             const local_obj *o = &l->objs[i];
             if (!o->command)
                 continue;
-            const char *row = o->command == 'd' ? NULL
-                                                : (const char *)dbsync__objmap_get(&cr.map, o->table, o->row_id, 0);
+            const char *row = o->command == 'd' ? NULL : dbsync__row_texts_get(&cr, o->table, o->row_id);
             /* A row that vanished since its operation (deleted around
              * dbsync) cannot be sent: the operation becomes a delete. */
             dbsync__buf_printf(body, "[%ld,%lld,\"%c\"", (long)conn->tables[o->table].content_type_id,
@@ -441,11 +403,11 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
             }
             dbsync__buf_puts(body, "]\n");
         }
-        chunk_rows_clear(&cr);
+        dbsync__row_texts_clear(&cr);
         if (!rc && body->oom)
             rc = dbsync__error_nomem(&conn->error);
     }
-    chunk_rows_clear(&cr);
+    dbsync__row_texts_clear(&cr);
     dbsync__buf_free(&cr.text);
     free(ids);
     return rc;
@@ -533,8 +495,8 @@ static int stage_write(dbsync_conn *conn, staged *st, const char *text, size_t l
     return DBSYNC_OK;
 }
 
-/* Reads page i (in order) as JSON; NULL at the end or on error. */
-static json_t *stage_next(dbsync_conn *conn, staged *st, int *rc)
+/* Reads the next page's text (caller frees); NULL at the end or on error. */
+static char *stage_next(dbsync_conn *conn, staged *st, size_t *len, int *rc)
 {
     uint64_t n;
     *rc = DBSYNC_OK;
@@ -551,13 +513,25 @@ static json_t *stage_next(dbsync_conn *conn, staged *st, int *rc)
                                 "cannot read back the pulled pages");
         return NULL;
     }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
+/* The header line of a page (or of a push). */
+static json_t *page_header(dbsync_conn *conn, const char *text, size_t len, size_t *header_len)
+{
+    const char *nl = memchr(text, '\n', len);
+    *header_len = nl ? (size_t)(nl - text) + 1 : len;
     json_error_t jerr;
-    json_t *j = json_loadb(text, n, 0, &jerr);
-    free(text);
-    if (!j)
-        *rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
-                                "a pulled page is not JSON: %s", jerr.text);
-    return j;
+    json_t *h = json_loadb(text, nl ? (size_t)(nl - text) : len, 0, &jerr);
+    if (!json_is_object(h)) {
+        json_decref(h);
+        dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
+                          "a pulled page does not start with a JSON header: %s", jerr.text);
+        return NULL;
+    }
+    return h;
 }
 
 /* Fetches every page after `since` into st; *upto receives the version the
@@ -595,14 +569,25 @@ static int fetch_pages(dbsync_conn *conn, const char *url, const dbsync_client_o
         if (rc)
             break;
         json_t *page;
-        rc = answer(conn, url, "/pull", &r, &page);
-        if (rc) {
+        size_t hl;
+        if (r.status != 200) { /* an error answer is one JSON object */
+            rc = answer(conn, url, "/pull", &r, &page);
+            if (!rc) {
+                json_decref(page);
+                rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_HTTP,
+                                       "%s/pull: status %ld", url, r.status);
+            }
+            dbsync__http_response_clear(&r);
+            break;
+        }
+        if (!(page = page_header(conn, r.body ? r.body : "", r.len, &hl))) {
+            rc = DBSYNC_ERROR;
             dbsync__http_response_clear(&r);
             break;
         }
         if (*upto < 0)
             *upto = (int64_t)json_integer_value(json_object_get(page, "upto"));
-        ops += (int64_t)json_array_size(json_object_get(page, "operations"));
+        ops += (int64_t)json_integer_value(json_object_get(page, "operations"));
         json_decref(cursor);
         cursor = json_incref(json_object_get(page, "cursor"));
         json_decref(page);
@@ -981,7 +966,9 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
     const dbsync_schema *s = conn->schema;
     local_log l;
     merge m = {conn, &l, NULL, {0}, {0}, NULL, NULL, DBSYNC__BUF_INIT, NULL, 0, 0};
-    json_t *first = NULL, *page = NULL;
+    json_t *first = NULL;
+    char *text = NULL;
+    size_t len, hl;
     int rc = dbsync_conn_begin(conn);
     if (rc)
         return rc;
@@ -996,8 +983,12 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
     if (!rc && (!m.w || !m.next_key))
         rc = dbsync__error_nomem(&conn->error);
     rewind(st->f);
-    if (!rc && !(first = stage_next(conn, st, &rc)) && !rc)
+    if (!rc && !(text = stage_next(conn, st, &len, &rc)) && !rc)
         rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_SYNC, "no page pulled");
+    if (!rc && !(first = page_header(conn, text, len, &hl)))
+        rc = DBSYNC_ERROR;
+    free(text);
+    text = NULL;
     if (!rc)
         rc = page_rows(conn, json_object_get(first, "restore"), &m.restore);
     /* New keys go above every key either side ever used: rows, and the
@@ -1032,22 +1023,49 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
     /* Pass 2: the server's operations, conflicts resolved. */
     rewind(st->f);
     int64_t done = 0;
-    while (!rc && (page = stage_next(conn, st, &rc))) {
-        dbsync__objmap rows = {0};
-        rc = page_rows(conn, json_object_get(page, "rows"), &rows);
-        size_t i;
-        json_t *op;
-        json_array_foreach(json_object_get(page, "operations"), i, op) {
+    while (!rc && (text = stage_next(conn, st, &len, &rc))) {
+        json_t *head = page_header(conn, text, len, &hl);
+        rc = head ? DBSYNC_OK : DBSYNC_ERROR;
+        /* the columns of the tables whose rows the page carries */
+        const char *name;
+        json_t *cols;
+        json_object_foreach(json_object_get(head, "columns"), name, cols) {
+            const dbsync_table *t = dbsync_schema_table(s, name);
+            if (!t || !(t->flags & DBSYNC_TABLE_SYNCED))
+                rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
+                                       "the server sent rows of unknown table \"%.60s\"", name);
+            else if (!rc)
+                rc = dbsync__columns_check(cols, t, &conn->error);
+            if (rc)
+                break;
+        }
+        json_decref(head);
+        for (const char *p = text + hl, *end = text + len; !rc && p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            const char *line = p;
+            p += ll + (nl ? 1 : 0);
+            if (!ll)
+                continue;
+            json_error_t jerr;
+            json_t *op = json_loadb(line, ll, 0, &jerr);
             unsigned t = 0;
             int64_t id = 0;
             char cmd = 0;
-            if (rc || (rc = page_op(conn, op, &t, &id, &cmd)))
-                break;
-            rc = merge_op(&m, t, id, cmd, (const json_t *)dbsync__objmap_get(&rows, t, id, 0));
+            rc = page_op(conn, op, &t, &id, &cmd);
+            json_t *row = cmd == 'd' ? NULL : json_array_get(op, 3);
+            if (!rc && row &&
+                json_integer_value(json_array_get(row, s->tables[t].primary_key)) != id)
+                rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
+                                       "the server sent a row of %s whose key is not its "
+                                       "operation's", s->tables[t].name);
+            if (!rc)
+                rc = merge_op(&m, t, id, cmd, row);
+            json_decref(op);
             done++;
         }
-        dbsync__objmap_free(&rows);
-        json_decref(page);
+        free(text);
+        text = NULL;
         if (!rc)
             rc = progress(opts, conn, "merge", done, -1);
     }

@@ -87,6 +87,19 @@ int dbsync__objmap_put(dbsync__objmap *m, unsigned t, int64_t id, intptr_t value
 intptr_t dbsync__objmap_get(const dbsync__objmap *m, unsigned t, int64_t id, intptr_t def);
 void dbsync__objmap_free(dbsync__objmap *m);
 
+/* Rows read by key as their JSON text (an array in column order), by
+ * object: what push and pull messages carry, built without a JSON tree. */
+typedef struct dbsync__row_texts {
+    dbsync__objmap map; /* (table, key) -> malloc'ed text */
+    dbsync__buf text;   /* scratch */
+    dbsync_conn *conn;
+} dbsync__row_texts;
+int dbsync__row_texts_read(dbsync__row_texts *rt, unsigned t, const int64_t *ids, size_t n);
+/* The text of a row read, or NULL (the row does not exist). */
+const char *dbsync__row_texts_get(const dbsync__row_texts *rt, unsigned t, int64_t id);
+/* Frees the texts (the scratch buffer stays: dbsync__buf_free(&rt->text)). */
+void dbsync__row_texts_clear(dbsync__row_texts *rt);
+
 /*
  * Writes rows as they are given, keys included, logging nothing: for pushes
  * applied on the server and pulls merged on a client (foreign-key checks
