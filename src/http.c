@@ -282,9 +282,33 @@ static bool header_value_ok(const char *s)
     return true;
 }
 
+static size_t read_file(char *buf, size_t size, size_t n, void *stream)
+{
+    return fread(buf, size, n, (FILE *)stream);
+}
+
+static int request(dbsync_conn *conn, const char *method, const char *base_url, const char *path,
+                   const char *body, FILE *file, size_t body_len, const char *signature,
+                   const dbsync_client_options *opts, dbsync__http_response *out);
+
 int dbsync__http_request(dbsync_conn *conn, const char *method, const char *base_url,
                          const char *path, const char *body, size_t body_len, const char *signature,
                          const dbsync_client_options *opts, dbsync__http_response *out)
+{
+    return request(conn, method, base_url, path, body, NULL, body_len, signature, opts, out);
+}
+
+int dbsync__http_request_file(dbsync_conn *conn, const char *method, const char *base_url,
+                              const char *path, FILE *body, size_t body_len, const char *signature,
+                              const dbsync_client_options *opts, dbsync__http_response *out)
+{
+    rewind(body);
+    return request(conn, method, base_url, path, NULL, body, body_len, signature, opts, out);
+}
+
+static int request(dbsync_conn *conn, const char *method, const char *base_url, const char *path,
+                   const char *body, FILE *file, size_t body_len, const char *signature,
+                   const dbsync_client_options *opts, dbsync__http_response *out)
 {
     int rc = DBSYNC_OK;
     dbsync__buf url = DBSYNC__BUF_INIT;
@@ -386,8 +410,14 @@ int dbsync__http_request(dbsync_conn *conn, const char *method, const char *base
         /* POST semantics (body sent as is, no form encoding), under the
          * caller's method name when it is not POST */
         SETOPT(CURLOPT_POST, 1L);
-        SETOPT(CURLOPT_POSTFIELDS, body ? body : "");
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+        if (file) { /* streamed from the file, with its length announced */
+            SETOPT(CURLOPT_READFUNCTION, read_file);
+            SETOPT(CURLOPT_READDATA, file);
+            SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        } else {
+            SETOPT(CURLOPT_POSTFIELDS, body ? body : "");
+            SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+        }
         if (strcmp(method, "POST") != 0)
             SETOPT(CURLOPT_CUSTOMREQUEST, method);
         headers = curl_slist_append(headers, "Content-Type: application/json");

@@ -11,6 +11,7 @@
 #define DBSYNC_HTTP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "dbsync/sync.h"
 #include "internal.h"
@@ -33,6 +34,13 @@ int dbsync__http_request(dbsync_conn *conn, const char *method, const char *base
                          const char *path, const char *body, size_t body_len,
                          const char *signature, const dbsync_client_options *opts,
                          dbsync__http_response *out);
+
+/* The same, the body read from a file (from its start) of body_len bytes:
+ * large bodies are never held in memory. */
+int dbsync__http_request_file(dbsync_conn *conn, const char *method, const char *base_url,
+                              const char *path, FILE *body, size_t body_len,
+                              const char *signature, const dbsync_client_options *opts,
+                              dbsync__http_response *out);
 
 void dbsync__http_response_clear(dbsync__http_response *r);
 

@@ -13,6 +13,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "sync_internal.h"
@@ -360,6 +362,42 @@ int dbsync__hmac_hex(const char *secret, const char *data, size_t len, char out[
     if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)data, len, md,
               &mdlen) ||
         mdlen != 32)
+        return DBSYNC_ERROR;
+    dbsync__hex_encode(out, md, 32);
+    return DBSYNC_OK;
+}
+
+int dbsync__hmac_begin(dbsync__hmac *h, const char *secret)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    h->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    if (!h->ctx)
+        return DBSYNC_ERROR;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!EVP_MAC_init(h->ctx, (const unsigned char *)secret, strlen(secret), params)) {
+        EVP_MAC_CTX_free(h->ctx);
+        h->ctx = NULL;
+        return DBSYNC_ERROR;
+    }
+    return DBSYNC_OK;
+}
+
+int dbsync__hmac_update(dbsync__hmac *h, const void *data, size_t len)
+{
+    return EVP_MAC_update(h->ctx, data, len) ? DBSYNC_OK : DBSYNC_ERROR;
+}
+
+int dbsync__hmac_end(dbsync__hmac *h, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    int ok = h->ctx && EVP_MAC_final(h->ctx, md, &n, sizeof md) && n == 32;
+    EVP_MAC_CTX_free(h->ctx);
+    h->ctx = NULL;
+    if (!ok)
         return DBSYNC_ERROR;
     dbsync__hex_encode(out, md, 32);
     return DBSYNC_OK;

@@ -151,12 +151,14 @@ int dbsync_register(dbsync_conn *conn, const char *server_url, const dbsync_clie
     if (node <= 0 || !sec || strlen(sec) > 128 || strspn(sec, "0123456789abcdef") != strlen(sec)) {
         json_decref(ans);
         return dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
-                                 "%s/register: the answer has no valid node_id and secret", server_url);
+                                 "%s/register: the answer has no valid node_id and secret",
+                                 server_url);
     }
     char now[32], sql[512];
     dbsync__now_text(now, sizeof now);
     snprintf(sql, sizeof sql,
-             "INSERT INTO sync_nodes (node_id, registered, secret, is_self) VALUES (%lld, '%s', '%s', %s)",
+             "INSERT INTO sync_nodes (node_id, registered, secret, is_self) VALUES (%lld, '%s', "
+             "'%s', %s)",
              (long long)node, now, sec, conn->dialect->true_literal);
     json_decref(ans);
     bool own;
@@ -228,38 +230,46 @@ static int local_load(dbsync_conn *conn, local_log *l)
     int rc = dbsync__flush_ops(conn);
     if (rc)
         return rc;
-    char sql[256];
+    char sql[320];
     char q = conn->dialect->ident_quote;
-    snprintf(sql, sizeof sql,
-             "SELECT %corder%c, content_type_id, row_id, command FROM sync_operations WHERE "
-             "version_id IS NULL ORDER BY %corder%c", q, q, q, q);
-    dbi_result r = dbsync__query(conn, sql, "reading the operations log");
-    if (!r)
-        return DBSYNC_ERROR;
-    while (!rc && dbi_result_next_row(r)) {
-        int64_t order = (int64_t)dbi_result_get_as_longlong_idx(r, 1);
-        int t = dbsync__table_by_content_type(conn, (int32_t)dbi_result_get_as_longlong_idx(r, 2));
-        int64_t row = (int64_t)dbi_result_get_as_longlong_idx(r, 3);
-        const char *cmd = dbi_result_get_string_idx(r, 4);
-        if (l->n_orders == l->cap_orders) {
-            size_t cap = l->cap_orders ? l->cap_orders * 2 : 256;
-            int64_t *o = realloc(l->orders, cap * sizeof *o);
-            if (!o) {
-                rc = dbsync__error_nomem(&conn->error);
-                break;
+    /* In pages: libdbi holds a whole result in memory. */
+    int64_t after = 0;
+    for (bool more = true; !rc && more;) {
+        snprintf(sql, sizeof sql,
+                 "SELECT %corder%c, content_type_id, row_id, command FROM sync_operations WHERE "
+                 "version_id IS NULL AND %corder%c > %lld ORDER BY %corder%c LIMIT 5000",
+                 q, q, q, q, (long long)after, q, q);
+        dbi_result r = dbsync__query(conn, sql, "reading the operations log");
+        if (!r)
+            return DBSYNC_ERROR;
+        more = dbi_result_get_numrows(r) == 5000;
+        while (!rc && dbi_result_next_row(r)) {
+            int64_t order = (int64_t)dbi_result_get_as_longlong_idx(r, 1);
+            int t =
+                dbsync__table_by_content_type(conn, (int32_t)dbi_result_get_as_longlong_idx(r, 2));
+            int64_t row = (int64_t)dbi_result_get_as_longlong_idx(r, 3);
+            const char *cmd = dbi_result_get_string_idx(r, 4);
+            if (l->n_orders == l->cap_orders) {
+                size_t cap = l->cap_orders ? l->cap_orders * 2 : 256;
+                int64_t *o = realloc(l->orders, cap * sizeof *o);
+                if (!o) {
+                    rc = dbsync__error_nomem(&conn->error);
+                    break;
+                }
+                l->orders = o;
+                l->cap_orders = cap;
             }
-            l->orders = o;
-            l->cap_orders = cap;
+            l->orders[l->n_orders++] = order;
+            after = order;
+            if (t < 0) { /* a table no longer in the schema: its operations are dropped */
+                l->anomalies++;
+                continue;
+            }
+            if (local_add(l, (unsigned)t, row, cmd && *cmd ? cmd[0] : 'u'))
+                rc = dbsync__error_nomem(&conn->error);
         }
-        l->orders[l->n_orders++] = order;
-        if (t < 0) { /* a table no longer in the schema: its operations are dropped */
-            l->anomalies++;
-            continue;
-        }
-        if (local_add(l, (unsigned)t, row, cmd && *cmd ? cmd[0] : 'u'))
-            rc = dbsync__error_nomem(&conn->error);
+        dbi_result_free(r);
     }
-    dbi_result_free(r);
     for (size_t i = 0; !rc && i < l->n; i++) {
         local_obj *o = &l->objs[i];
         bool anomaly;
@@ -318,8 +328,9 @@ static int mark_pushed(dbsync_conn *conn, const local_log *l, int64_t node, int6
     if (!rc) {
         dbsync__now_text(now, sizeof now);
         dbsync__buf_reset(&b);
-        dbsync__buf_printf(&b, "INSERT INTO sync_versions (version_id, node_id, created) VALUES "
-                               "(%lld, %lld, '%s')",
+        dbsync__buf_printf(&b,
+                           "INSERT INTO sync_versions (version_id, node_id, created) VALUES "
+                           "(%lld, %lld, '%s')",
                            (long long)version, (long long)node, now);
         rc = b.oom ? dbsync__error_nomem(&conn->error)
                    : dbsync__exec(conn, b.data, "recording the version");
@@ -343,9 +354,34 @@ int dbsync_push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
 
 /* The push's body: a header line, then one line per operation with its
  * row, built chunk by chunk (rows read 500 at a time), as text. */
-static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_t latest,
-                     const char *push_id, dbsync__buf *body)
+/* The push's body goes to a temporary file in pieces, signed on its way:
+ * a push of any size takes little memory. */
+typedef struct spool {
+    FILE *f;
+    dbsync__buf buf;
+    dbsync__hmac mac;
+    size_t total;
+} spool;
+
+static int spool_flush(dbsync_conn *conn, spool *sp)
 {
+    if (sp->buf.oom)
+        return dbsync__error_nomem(&conn->error);
+    if (!sp->buf.len)
+        return DBSYNC_OK;
+    if (dbsync__hmac_update(&sp->mac, sp->buf.data, sp->buf.len) ||
+        fwrite(sp->buf.data, 1, sp->buf.len, sp->f) != sp->buf.len)
+        return dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_OS,
+                                 "cannot write the push to a temporary file");
+    sp->total += sp->buf.len;
+    dbsync__buf_reset(&sp->buf);
+    return DBSYNC_OK;
+}
+
+static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_t latest,
+                     const char *push_id, spool *sp)
+{
+    dbsync__buf *body = &sp->buf;
     const dbsync_schema *s = conn->schema;
     size_t n_ops = 0;
     bool *has_rows = calloc(s->n_tables + 1, sizeof *has_rows);
@@ -362,11 +398,11 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
         if (has_rows[t])
             json_object_set_new(columns, s->tables[t].name, dbsync__columns_json(&s->tables[t]));
     free(has_rows);
-    json_t *head = columns ? json_pack("{s:i,s:I,s:I,s:s,s:I,s:o}", "protocol", DBSYNC__PROTOCOL,
-                                       "node_id", (json_int_t)node, "latest_version_id",
-                                       (json_int_t)latest, "push_id", push_id, "operations",
-                                       (json_int_t)n_ops, "columns", columns)
-                           : NULL;
+    json_t *head =
+        columns ? json_pack("{s:i,s:I,s:I,s:s,s:I,s:o}", "protocol", DBSYNC__PROTOCOL, "node_id",
+                            (json_int_t)node, "latest_version_id", (json_int_t)latest, "push_id",
+                            push_id, "operations", (json_int_t)n_ops, "columns", columns)
+                : NULL;
     char *text = head ? json_dumps(head, JSON_COMPACT) : NULL;
     json_decref(head);
     if (!text)
@@ -383,7 +419,8 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
         for (size_t t = 0; !rc && t < s->n_tables; t++) {
             size_t n = 0;
             for (size_t i = at; i < stop; i++)
-                if (l->objs[i].table == t && (l->objs[i].command == 'i' || l->objs[i].command == 'u'))
+                if (l->objs[i].table == t &&
+                    (l->objs[i].command == 'i' || l->objs[i].command == 'u'))
                     ids[n++] = l->objs[i].row_id;
             if (n)
                 rc = dbsync__row_texts_read(&cr, (unsigned)t, ids, n);
@@ -392,11 +429,13 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
             const local_obj *o = &l->objs[i];
             if (!o->command)
                 continue;
-            const char *row = o->command == 'd' ? NULL : dbsync__row_texts_get(&cr, o->table, o->row_id);
+            const char *row =
+                o->command == 'd' ? NULL : dbsync__row_texts_get(&cr, o->table, o->row_id);
             /* A row that vanished since its operation (deleted around
              * dbsync) cannot be sent: the operation becomes a delete. */
-            dbsync__buf_printf(body, "[%ld,%lld,\"%c\"", (long)conn->tables[o->table].content_type_id,
-                               (long long)o->row_id, row ? o->command : 'd');
+            dbsync__buf_printf(body, "[%ld,%lld,\"%c\"",
+                               (long)conn->tables[o->table].content_type_id, (long long)o->row_id,
+                               row ? o->command : 'd');
             if (row) {
                 dbsync__buf_putc(body, ',');
                 dbsync__buf_puts(body, row);
@@ -404,8 +443,8 @@ static int push_body(dbsync_conn *conn, const local_log *l, int64_t node, int64_
             dbsync__buf_puts(body, "]\n");
         }
         dbsync__row_texts_clear(&cr);
-        if (!rc && body->oom)
-            rc = dbsync__error_nomem(&conn->error);
+        if (!rc)
+            rc = spool_flush(conn, sp);
     }
     dbsync__row_texts_clear(&cr);
     dbsync__buf_free(&cr.text);
@@ -423,7 +462,7 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     if ((rc = self_node(conn, &node, secret)) || (rc = dbsync__latest_version(conn, &latest)))
         return rc;
     local_log l;
-    dbsync__buf body = DBSYNC__BUF_INIT;
+    spool sp = {NULL, DBSYNC__BUF_INIT, {NULL}, 0};
     rc = local_load(conn, &l);
     if (rc || l.n_orders == 0)
         goto done;
@@ -443,18 +482,29 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     push_id[32] = '\0';
     /* Rows are read now: a write made after the log was read has a later
      * operation, which stays unpushed. */
+    sp.f = tmpfile();
+    if (!sp.f) {
+        rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_OS,
+                               "cannot create a temporary file for the push");
+        goto done;
+    }
+    if (dbsync__hmac_begin(&sp.mac, secret)) {
+        rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_OS, "no HMAC-SHA256");
+        goto done;
+    }
     if ((rc = progress(opts, conn, "push", 0, (int64_t)l.n)) ||
-        (rc = push_body(conn, &l, node, latest, push_id, &body)))
+        (rc = push_body(conn, &l, node, latest, push_id, &sp)) || (rc = spool_flush(conn, &sp)))
         goto done;
     char sig[65];
-    if (dbsync__hmac_hex(secret, body.data, body.len, sig)) {
-        rc = dbsync__error_nomem(&conn->error);
+    if (dbsync__hmac_end(&sp.mac, sig) || fflush(sp.f)) {
+        rc =
+            dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_OS, "cannot sign the push");
         goto done;
     }
     json_t *ans;
     dbsync__http_response r = {0};
-    rc = dbsync__http_request(conn, "POST", server_url, "/push", body.data, body.len, sig, opts, &r);
-    dbsync__buf_free(&body);
+    rc =
+        dbsync__http_request_file(conn, "POST", server_url, "/push", sp.f, sp.total, sig, opts, &r);
     if (!rc)
         rc = answer(conn, server_url, "/push", &r, &ans);
     dbsync__http_response_clear(&r);
@@ -472,7 +522,13 @@ static int push(dbsync_conn *conn, const char *server_url, const dbsync_client_o
     if (!rc)
         rc = progress(opts, conn, "push", (int64_t)l.n, (int64_t)l.n);
 done:
-    dbsync__buf_free(&body);
+    if (sp.mac.ctx) {
+        char unused[65];
+        dbsync__hmac_end(&sp.mac, unused);
+    }
+    if (sp.f)
+        fclose(sp.f);
+    dbsync__buf_free(&sp.buf);
     local_log_free(&l);
     return rc;
 }
@@ -542,17 +598,18 @@ static int fetch_pages(dbsync_conn *conn, const char *url, const dbsync_client_o
     json_t *deleted = json_array();
     for (size_t i = 0; deleted && i < l->n; i++)
         if (l->objs[i].command == 'd')
-            json_array_append_new(deleted,
-                                  json_pack("[I,I]", (json_int_t)conn->tables[l->objs[i].table].content_type_id,
-                                            (json_int_t)l->objs[i].row_id));
+            json_array_append_new(
+                deleted,
+                json_pack("[I,I]", (json_int_t)conn->tables[l->objs[i].table].content_type_id,
+                          (json_int_t)l->objs[i].row_id));
     json_t *cursor = json_null();
     int64_t limit = opts->page_size > 0 ? opts->page_size : 5000, ops = 0;
     *upto = -1;
     int rc = deleted ? DBSYNC_OK : dbsync__error_nomem(&conn->error);
     while (!rc) {
-        json_t *req = json_pack("{s:i,s:I,s:I,s:O}", "protocol", DBSYNC__PROTOCOL,
-                                "latest_version_id", (json_int_t)since, "limit", (json_int_t)limit,
-                                "cursor", cursor);
+        json_t *req =
+            json_pack("{s:i,s:I,s:I,s:O}", "protocol", DBSYNC__PROTOCOL, "latest_version_id",
+                      (json_int_t)since, "limit", (json_int_t)limit, "cursor", cursor);
         if (req && *upto >= 0)
             json_object_set_new(req, "upto", json_integer((json_int_t)*upto));
         if (req && *upto < 0)
@@ -620,7 +677,7 @@ typedef struct merge {
     int64_t *next_key;      /* per table: above every key either side ever used */
     dbsync_value *values;   /* scratch row */
     dbsync__buf sql;
-    pending_delete *dels;   /* server deletes, decided once every page is read */
+    pending_delete *dels; /* server deletes, decided once every page is read */
     size_t ndels, capdels;
 } merge;
 
@@ -628,8 +685,9 @@ static int drop_local_ops(merge *m, unsigned t, int64_t id)
 {
     dbsync_conn *conn = m->conn;
     dbsync__buf_reset(&m->sql);
-    dbsync__buf_printf(&m->sql, "DELETE FROM sync_operations WHERE version_id IS NULL AND "
-                                "content_type_id = %ld AND row_id = %lld",
+    dbsync__buf_printf(&m->sql,
+                       "DELETE FROM sync_operations WHERE version_id IS NULL AND "
+                       "content_type_id = %ld AND row_id = %lld",
                        (long)conn->tables[t].content_type_id, (long long)id);
     local_set(m->l, t, id, 0);
     return m->sql.oom ? dbsync__error_nomem(&conn->error)
@@ -686,7 +744,8 @@ static int rekey(merge *m, unsigned t, int64_t old)
     if (!rc && v[table->primary_key].is_null)
         rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_SYNC,
                                "%s %lld is logged as inserted but does not exist (written around "
-                               "dbsync?)", table->name, (long long)old);
+                               "dbsync?)",
+                               table->name, (long long)old);
     if (!rc) {
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %lld", info->qname,
                  info->qcols[table->primary_key], (long long)old);
@@ -875,7 +934,7 @@ static int merge_op(merge *m, unsigned t, int64_t id, char srv, const json_t *ro
         return DBSYNC_OK;
     if (!row)
         return DBSYNC_OK; /* the server no longer has it: a later pull brings the delete */
-    if (loc == 'd') { /* server update vs local delete: the row comes back */
+    if (loc == 'd') {     /* server update vs local delete: the row comes back */
         int rc = drop_local_ops(m, t, id);
         return rc ? rc : put_row(m, t, row, 0);
     }
@@ -887,7 +946,8 @@ static int page_rows(dbsync_conn *conn, const json_t *section, dbsync__objmap *m
 {
     const char *name;
     json_t *entry;
-    json_object_foreach((json_t *)section, name, entry) {
+    json_object_foreach((json_t *)section, name, entry)
+    {
         const dbsync_table *t = dbsync_schema_table(conn->schema, name);
         if (!t || !(t->flags & DBSYNC_TABLE_SYNCED))
             return dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
@@ -896,7 +956,8 @@ static int page_rows(dbsync_conn *conn, const json_t *section, dbsync__objmap *m
             return DBSYNC_ERROR;
         size_t i;
         json_t *row;
-        json_array_foreach(json_object_get(entry, "rows"), i, row) {
+        json_array_foreach(json_object_get(entry, "rows"), i, row)
+        {
             json_t *key = json_array_get(row, t->primary_key);
             if (!json_is_integer(key))
                 return dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
@@ -914,7 +975,9 @@ static int page_op(dbsync_conn *conn, const json_t *op, unsigned *t, int64_t *id
 {
     json_t *ct = json_array_get(op, 0), *row = json_array_get(op, 1);
     const char *c = json_string_value(json_array_get(op, 2));
-    int ti = json_is_integer(ct) ? dbsync__table_by_content_type(conn, (int32_t)json_integer_value(ct)) : -1;
+    int ti = json_is_integer(ct)
+                 ? dbsync__table_by_content_type(conn, (int32_t)json_integer_value(ct))
+                 : -1;
     if (ti < 0 || !json_is_integer(row) || !c || !c[0] || c[1] || !strchr("iud", c[0]))
         return dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
                                  "the server sent an operation this schema cannot take");
@@ -1000,10 +1063,11 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
     for (size_t t = 0; !rc && t < s->n_tables; t++) {
         char sql[512];
         int64_t local_max = 0, log_max = 0;
-        snprintf(sql, sizeof sql, "SELECT MAX(%s) FROM %s", conn->tables[t].qcols[s->tables[t].primary_key],
-                 conn->tables[t].qname);
+        snprintf(sql, sizeof sql, "SELECT MAX(%s) FROM %s",
+                 conn->tables[t].qcols[s->tables[t].primary_key], conn->tables[t].qname);
         rc = dbsync__query_int(conn, sql, &local_max);
-        snprintf(sql, sizeof sql, "SELECT MAX(row_id) FROM sync_operations WHERE content_type_id = %ld",
+        snprintf(sql, sizeof sql,
+                 "SELECT MAX(row_id) FROM sync_operations WHERE content_type_id = %ld",
                  (long)conn->tables[t].content_type_id);
         if (!rc)
             rc = dbsync__query_int(conn, sql, &log_max);
@@ -1029,7 +1093,8 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         /* the columns of the tables whose rows the page carries */
         const char *name;
         json_t *cols;
-        json_object_foreach(json_object_get(head, "columns"), name, cols) {
+        json_object_foreach(json_object_get(head, "columns"), name, cols)
+        {
             const dbsync_table *t = dbsync_schema_table(s, name);
             if (!t || !(t->flags & DBSYNC_TABLE_SYNCED))
                 rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
@@ -1058,7 +1123,8 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
                 json_integer_value(json_array_get(row, s->tables[t].primary_key)) != id)
                 rc = dbsync__error_set(&conn->error, DBSYNC_ERROR, DBSYNC_ECLASS_JSON,
                                        "the server sent a row of %s whose key is not its "
-                                       "operation's", s->tables[t].name);
+                                       "operation's",
+                                       s->tables[t].name);
             if (!rc)
                 rc = merge_op(&m, t, id, cmd, row);
             json_decref(op);
@@ -1110,7 +1176,8 @@ static int run_merge(dbsync_conn *conn, staged *st, int64_t since, int64_t upto,
         rc = dbsync_conn_commit(conn); /* deferred references are checked here */
         if (rc && conn->error.klass == DBSYNC_ECLASS_DB) {
             char msg[DBSYNC_ERROR_MESSAGE_SIZE];
-            snprintf(msg, sizeof msg, "the merge would break a reference, nothing was changed: %.400s",
+            snprintf(msg, sizeof msg,
+                     "the merge would break a reference, nothing was changed: %.400s",
                      conn->error.message);
             dbsync__error_set(&conn->error, DBSYNC_ECONFLICT, DBSYNC_ECLASS_SYNC, "%s", msg);
             rc = DBSYNC_ECONFLICT;
@@ -1222,7 +1289,8 @@ int dbsync_repair(dbsync_conn *conn, const char *server_url, const dbsync_client
             dbsync_value *v = calloc(table->n_columns, sizeof *v);
             if (!rc && !v)
                 rc = dbsync__error_nomem(&conn->error);
-            json_array_foreach(json_object_get(entry, "rows"), i, row) {
+            json_array_foreach(json_object_get(entry, "rows"), i, row)
+            {
                 if (rc || (rc = dbsync__row_from_json(row, table, v, &conn->error)))
                     break;
                 rc = dbsync__writer_put(w, (unsigned)t, v);
@@ -1246,9 +1314,10 @@ int dbsync_repair(dbsync_conn *conn, const char *server_url, const dbsync_client
     if (!rc && upto > 0) {
         char sql[256], now[32];
         dbsync__now_text(now, sizeof now);
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO sync_versions (version_id, node_id, created) VALUES (%lld, NULL, '%s')",
-                 (long long)upto, now);
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO sync_versions (version_id, node_id, created) VALUES (%lld, NULL, '%s')",
+            (long long)upto, now);
         rc = dbsync__exec(conn, sql, "recording the repaired version");
     }
     if (rc) {
@@ -1298,7 +1367,8 @@ int dbsync_query_remote(dbsync_conn *conn, const char *server_url, const dbsync_
             (filters[i].op != DBSYNC_FILTER_EQ && filters[i].op != DBSYNC_FILTER_IS_NULL))
             return dbsync__error_set(&conn->error, DBSYNC_EINVALID, DBSYNC_ECLASS_ARG,
                                      "query on %s: filter %zu must be a column of the table, equal "
-                                     "or IS NULL", table->name, i + 1);
+                                     "or IS NULL",
+                                     table->name, i + 1);
     int64_t after = 0, limit = opts->page_size > 0 ? opts->page_size : 5000;
     dbsync__buf b = DBSYNC__BUF_INIT;
     dbsync_value *v = calloc(table->n_columns, sizeof *v);
@@ -1327,7 +1397,8 @@ int dbsync_query_remote(dbsync_conn *conn, const char *server_url, const dbsync_
         rc = dbsync__columns_check(json_object_get(entry, "columns"), table, &conn->error);
         size_t i;
         json_t *row;
-        json_array_foreach(json_object_get(entry, "rows"), i, row) {
+        json_array_foreach(json_object_get(entry, "rows"), i, row)
+        {
             if (rc || (rc = dbsync__row_from_json(row, table, v, &conn->error)))
                 break;
             rc = cb(table, v, payload);

@@ -45,6 +45,14 @@ long dbsync__base64_decode(const char *text, size_t len, unsigned char *out);
 
 /* HMAC-SHA256 of data with the secret, as 64 lowercase hex digits + NUL. */
 int dbsync__hmac_hex(const char *secret, const char *data, size_t len, char out[65]);
+/* The same, over data given in pieces. */
+typedef struct dbsync__hmac {
+    struct evp_mac_ctx_st *ctx;
+} dbsync__hmac;
+int dbsync__hmac_begin(dbsync__hmac *h, const char *secret);
+int dbsync__hmac_update(dbsync__hmac *h, const void *data, size_t len);
+/* Writes the hex digest and frees the context (also after a failure). */
+int dbsync__hmac_end(dbsync__hmac *h, char out[65]);
 /* Constant-time comparison of a received signature with the expected one. */
 bool dbsync__hmac_check(const char *secret, const char *data, size_t len, const char *signature);
 /* nbytes random bytes as hex (out holds 2 * nbytes + 1). */
