@@ -694,13 +694,38 @@ static int check_struct_table(dbsync_conn *conn, const dbsync_table *table)
     return rc;
 }
 
+/* Size of a column's field in a generated struct: the union member of
+ * dbsync_value of that type (all start at the union's start). */
+static size_t field_size(dbsync_type type)
+{
+    switch (type) {
+    case DBSYNC_TYPE_INTEGER:
+        return sizeof(int64_t);
+    case DBSYNC_TYPE_BOOLEAN:
+        return sizeof(bool);
+    case DBSYNC_TYPE_REAL:
+        return sizeof(double);
+    case DBSYNC_TYPE_DECIMAL:
+    case DBSYNC_TYPE_TEXT:
+        return sizeof(char *);
+    case DBSYNC_TYPE_BLOB:
+        return sizeof(dbsync_blob);
+    case DBSYNC_TYPE_DATE:
+        return sizeof(dbsync_date);
+    case DBSYNC_TYPE_TIME:
+        return sizeof(dbsync_time);
+    case DBSYNC_TYPE_DATETIME:
+        return sizeof(dbsync_datetime);
+    }
+    return 0;
+}
+
 /* Borrowing view of a struct as values: pointers are the struct's own. */
 static void struct_view(const dbsync_table *table, const void *row, dbsync_value *out)
 {
     const char *base = row;
     for (size_t i = 0; i < table->n_columns; i++) {
         const dbsync_column *c = &table->columns[i];
-        const void *f = base + c->offset;
         dbsync_value *v = &out[i];
         memset(v, 0, sizeof *v);
         v->type = c->type;
@@ -708,79 +733,25 @@ static void struct_view(const dbsync_table *table, const void *row, dbsync_value
             v->is_null = true;
             continue;
         }
-        switch (c->type) {
-        case DBSYNC_TYPE_INTEGER:
-            memcpy(&v->u.i, f, sizeof v->u.i);
-            break;
-        case DBSYNC_TYPE_BOOLEAN:
-            memcpy(&v->u.b, f, sizeof v->u.b);
-            break;
-        case DBSYNC_TYPE_REAL:
-            memcpy(&v->u.r, f, sizeof v->u.r);
-            break;
-        case DBSYNC_TYPE_DECIMAL:
-        case DBSYNC_TYPE_TEXT:
-            memcpy(&v->u.s, f, sizeof v->u.s);
-            v->is_null = v->u.s == NULL;
-            break;
-        case DBSYNC_TYPE_BLOB:
-            memcpy(&v->u.blob, f, sizeof v->u.blob);
-            v->is_null = v->u.blob.data == NULL;
-            break;
-        case DBSYNC_TYPE_DATE:
-            memcpy(&v->u.date, f, sizeof v->u.date);
-            break;
-        case DBSYNC_TYPE_TIME:
-            memcpy(&v->u.time, f, sizeof v->u.time);
-            break;
-        case DBSYNC_TYPE_DATETIME:
-            memcpy(&v->u.datetime, f, sizeof v->u.datetime);
-            break;
-        }
+        memcpy(&v->u, base + c->offset, field_size(c->type));
+        v->is_null = value_is_null(v);
     }
 }
 
-/* Moves values into a struct (ownership passes; values become NULLs). */
+/* Moves values into a struct (ownership passes; values become NULLs). An
+ * empty blob keeps a non-NULL data pointer. */
 static void struct_fill(const dbsync_table *table, dbsync_value *values, void *row)
 {
     char *base = row;
     for (size_t i = 0; i < table->n_columns; i++) {
         const dbsync_column *c = &table->columns[i];
-        void *f = base + c->offset;
         dbsync_value *v = &values[i];
         if (c->has_offset != DBSYNC_NO_OFFSET)
             *(bool *)(base + c->has_offset) = !v->is_null;
         if (v->is_null)
             continue;
-        switch (c->type) {
-        case DBSYNC_TYPE_INTEGER:
-            memcpy(f, &v->u.i, sizeof v->u.i);
-            break;
-        case DBSYNC_TYPE_BOOLEAN:
-            memcpy(f, &v->u.b, sizeof v->u.b);
-            break;
-        case DBSYNC_TYPE_REAL:
-            memcpy(f, &v->u.r, sizeof v->u.r);
-            break;
-        case DBSYNC_TYPE_DECIMAL:
-        case DBSYNC_TYPE_TEXT:
-            memcpy(f, &v->u.s, sizeof v->u.s);
-            v->u.s = NULL;
-            break;
-        case DBSYNC_TYPE_BLOB: /* an empty blob keeps a non-NULL data pointer */
-            memcpy(f, &v->u.blob, sizeof v->u.blob);
-            v->u.blob.data = NULL;
-            break;
-        case DBSYNC_TYPE_DATE:
-            memcpy(f, &v->u.date, sizeof v->u.date);
-            break;
-        case DBSYNC_TYPE_TIME:
-            memcpy(f, &v->u.time, sizeof v->u.time);
-            break;
-        case DBSYNC_TYPE_DATETIME:
-            memcpy(f, &v->u.datetime, sizeof v->u.datetime);
-            break;
-        }
+        memcpy(base + c->offset, &v->u, field_size(c->type));
+        memset(&v->u, 0, sizeof v->u); /* ownership moved */
         v->is_null = true;
     }
 }
