@@ -525,21 +525,11 @@ static int flush_queue(dbsync__writer *w)
     const dbsync__table_info *info = &conn->tables[w->table];
     int rc = DBSYNC_OK;
     int64_t max_id = 0;
-    /* Keys that exist already make the batch fail: rows with such keys are
-     * updates. Ask once for the whole batch. */
-    dbsync__buf_reset(&w->sql);
-    dbsync__buf_printf(&w->sql, "SELECT COUNT(*) FROM %s WHERE %s IN (", info->qname,
-                       info->qcols[table->primary_key]);
-    for (size_t i = 0; i < w->nq; i++) {
-        if (i)
-            dbsync__buf_putc(&w->sql, ',');
-        dbsync__buf_put_int64(&w->sql, w->q[i].id);
-    }
-    dbsync__buf_putc(&w->sql, ')');
-    int64_t existing = 0;
-    rc = w->sql.oom ? dbsync__error_nomem(&conn->error) : dbsync__query_int(conn, w->sql.data, &existing);
+    /* One statement for the batch; a key that exists already (an update)
+     * or a unique value taken makes it fail, and then the rows go one by
+     * one, each as an insert or an update. */
     bool batched = false;
-    if (!rc && existing == 0) {
+    if (!rc) {
         dbsync__buf_reset(&w->sql);
         for (size_t i = 0; !rc && i < w->nq; i++)
             rc = write_values(w, i ? ", (" : info->insert_all, table, w->q[i].values);
