@@ -454,6 +454,8 @@ static int handle_push(dbsync_server *srv, dbsync_conn *conn, const dbsync_reque
     dbsync_request head = *req;
     head.body_len = hlen;
     json_t *body = parse_body(&head, out);
+    if (!body)
+        return DBSYNC_OK;
     const char *lines = nl ? nl + 1 : req->body + req->body_len;
     size_t lines_len = req->body_len - (size_t)(lines - req->body);
     int64_t node_id = member_int(body, "node_id");
