@@ -35,6 +35,7 @@ if [ -n "$missing" ]; then
 fi
 
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+    mkdir -p m4
     autoreconf -fi
 fi
 mkdir -p build
