@@ -29,6 +29,8 @@
 
 #include <dbsync/dbsync.h>
 
+#include "options.h"
+
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -1086,33 +1088,15 @@ static const command commands[] = {
 
 /* ---- main ---- */
 
-/*
- * Reads the option at argv[*i] named name (without "--"): "--name VALUE" or
- * "--name=VALUE". Returns 1 when it matched (value set), 0 when it did not,
- * -1 after printing a usage error.
- */
+/* An option "--name VALUE" or "--name=VALUE" (tools/options.h): 1 when it
+ * matched, 0 when not, -1 after printing a usage error. */
 static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
-    const char *arg = argv[*i] + 2;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
-        return 0;
-    const char *v;
-    if (arg[n] == '=') {
-        v = arg + n + 1;
-    } else {
-        if (*i + 1 >= argc) {
-            fail(EXIT_USAGE, "option --%s needs a value", name);
-            return -1;
-        }
-        v = argv[++*i];
-    }
-    if (*value) {
-        fail(EXIT_USAGE, "option --%s given twice", name);
-        return -1;
-    }
-    *value = v;
-    return 1;
+    char why[160];
+    int m = tool_option(argc, argv, i, name, value, why, sizeof why);
+    if (m < 0)
+        fail(EXIT_USAGE, "%s", why);
+    return m;
 }
 
 static int run(int argc, char **argv)

@@ -36,6 +36,8 @@
 #include <microhttpd.h>
 
 #include <dbsync/dbsync.h>
+
+#include "options.h"
 #include <dbsync/server.h>
 
 #define EXIT_OK 0
@@ -813,33 +815,15 @@ typedef struct listen_addr {
     char host[INET6_ADDRSTRLEN]; /* numeric, as printed */
 } listen_addr;
 
-/*
- * Reads the option at argv[*i] named name (without "--"): "--name VALUE" or
- * "--name=VALUE". Returns 1 when it matched (value set), 0 when it did not,
- * -1 after printing a usage error.
- */
+/* An option "--name VALUE" or "--name=VALUE" (tools/options.h): 1 when it
+ * matched, 0 when not, -1 after printing a usage error. */
 static int option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
-    const char *arg = argv[*i] + 2;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
-        return 0;
-    const char *v;
-    if (arg[n] == '=') {
-        v = arg + n + 1;
-    } else {
-        if (*i + 1 >= argc) {
-            fail(EXIT_USAGE, "option --%s needs a value (see dbsyncd --help)", name);
-            return -1;
-        }
-        v = argv[++*i];
-    }
-    if (*value) {
-        fail(EXIT_USAGE, "option --%s given twice", name);
-        return -1;
-    }
-    *value = v;
-    return 1;
+    char why[160];
+    int m = tool_option(argc, argv, i, name, value, why, sizeof why);
+    if (m < 0)
+        fail(EXIT_USAGE, "%s%s", why, strstr(why, "needs a value") ? " (see dbsyncd --help)" : "");
+    return m;
 }
 
 /* A decimal number in [min, max]. */
