@@ -18,7 +18,7 @@ esac
 
 packages="gcc make autoconf automake libtool pkg-config libdbi-dev libdbd-sqlite3
  libdbd-pgsql libdbd-mysql libxml2-dev libxml2-utils libjansson-dev libcurl4-openssl-dev
- libmicrohttpd-dev libcmocka-dev libssl-dev libsqlite3-dev sqlite3 valgrind"
+ libmicrohttpd-dev libcmocka-dev libssl-dev libsqlite3-dev sqlite3 valgrind openssl"
 # The test suite also runs on real PostgreSQL and MariaDB servers.
 [ "$what" = test ] && packages="$packages postgresql mariadb-server locales"
 missing=""

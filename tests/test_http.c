@@ -677,6 +677,81 @@ static void test_http__base_url_joining(void **state)
 }
 
 /* TLS failures are errors of class NET, not "offline". */
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (buf && !n) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+/* A real HTTPS round trip: a TLS server with a certificate made for the
+ * test, trusted through ca_file; refused without it. */
+static void test_http__https(void **state)
+{
+    (void)state;
+    char cmd[4096], key[1200], cert[1200];
+    snprintf(key, sizeof key, "%s/tls-key.pem", dir);
+    snprintf(cert, sizeof cert, "%s/tls-cert.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        if (getenv("CI"))
+            fail_msg("the openssl command is needed to make the test certificate");
+        skip();
+    }
+    char *key_pem = read_all(key), *cert_pem = read_all(cert);
+    assert_non_null(key_pem);
+    assert_non_null(cert_pem);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *tls = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS, 0, NULL,
+        NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        NULL, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+        MHD_OPTION_END);
+    if (!tls) {
+        free(key_pem);
+        free(cert_pem);
+        fail_msg("libmicrohttpd could not start a TLS server");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u", info->port);
+    dbsync_conn *c = open_conn("https.db");
+    dbsync__http_response r;
+    dbsync_client_options opts = DBSYNC_CLIENT_OPTIONS_INIT;
+    opts.timeout_ms = 10000;
+    /* the certificate is not trusted by the system */
+    assert_int_equal(dbsync__http_request(c, "POST", url, "/echo", "{\"x\":1}", 7, NULL, &opts, &r),
+                     DBSYNC_ERROR);
+    assert_int_equal(c->error.klass, DBSYNC_ECLASS_NET);
+    expect_empty(&r);
+    /* trusted through ca_file: the request goes through, encrypted */
+    opts.ca_file = cert;
+    assert_int_equal(dbsync__http_request(c, "POST", url, "/echo", "{\"x\":1}", 7, NULL, &opts, &r),
+                     DBSYNC_OK);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.body);
+    assert_non_null(strstr(r.body, "{\"x\":1}"));
+    dbsync__http_response_clear(&r);
+    close_conn(c);
+    MHD_stop_daemon(tls);
+    free(key_pem);
+    free(cert_pem);
+}
+
 static void test_http__tls_errors(void **state)
 {
     (void)state;
@@ -720,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_http__check_url),
         cmocka_unit_test(test_http__base_url_joining),
         cmocka_unit_test(test_http__tls_errors),
+        cmocka_unit_test(test_http__https),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
